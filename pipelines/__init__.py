@@ -1,0 +1,1 @@
+"""Compositions over the Refiner source: load, transform, reverse sync, and the `refiner` CLI."""

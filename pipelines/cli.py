@@ -1,0 +1,69 @@
+"""The `refiner` console script: one entry point for tools, loads, transforms and syncs.
+
+Exit codes: 0 ok, 2 usage or validation, 3 authentication, 4 not found, 1 anything else.
+Errors print as one line on stderr; `--debug` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+import typer
+from rich.console import Console
+
+from pipelines import emulator_cli, load_cli, sync_cli, tools_cli
+from pipelines.errors import exit_code_for
+
+app = typer.Typer(
+    name="refiner",
+    help="Move Refiner survey data into a warehouse, and computed traits back into Refiner.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(tools_cli.app, name="tools")
+emulator_cli.register(app)
+load_cli.register(app)
+sync_cli.register(app)
+
+_stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks and debug logs."),
+) -> None:
+    ctx.obj = {"debug": debug}
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and map any exception to its exit code."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        app(args=args, prog_name="refiner", standalone_mode=False)
+    except click.exceptions.Exit as stop:
+        return stop.exit_code
+    except click.Abort:
+        _stderr.print("Aborted.")
+        return 1
+    except click.ClickException as usage:
+        usage.show()
+        return usage.exit_code
+    except Exception as error:
+        if debug:
+            _stderr.print_exception()
+        _stderr.print(f"Error: {error}", markup=False)
+        return exit_code_for(error)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""Errors raised by pipelines and their CLI exit codes."""
+
+from __future__ import annotations
+
+from sources.refiner.errors import AuthError, NotFoundError, ValidationError
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_AUTH = 3
+EXIT_NOT_FOUND = 4
+
+
+class ConfigError(Exception):
+    """Configuration or input the user must fix; the message says how."""
+
+
+def exit_code_for(error: BaseException) -> int:
+    """The documented exit code for an error reaching the CLI."""
+    if isinstance(error, AuthError):
+        return EXIT_AUTH
+    if isinstance(error, NotFoundError):
+        return EXIT_NOT_FOUND
+    if isinstance(error, ValidationError | ConfigError):
+        return EXIT_USAGE
+    return EXIT_FAILURE
