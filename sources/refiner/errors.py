@@ -49,6 +49,7 @@ class RefinerError(Exception):
         self.body = truncate(body) if body else None
         self.request_id = request_id
         self.message = message
+        self.attempts = 1
         super().__init__(self._render())
 
     def _render(self) -> str:
@@ -62,6 +63,13 @@ class RefinerError(Exception):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._render()!r})"
+
+    def after_attempts(self, attempts: int) -> RefinerError:
+        """Record in the message that the client gave up after `attempts` tries; returns self."""
+        self.attempts = attempts
+        self.message = f"{self.message} (gave up after {attempts} attempts)"
+        self.args = (self._render(),)
+        return self
 
 
 class AuthError(RefinerError):

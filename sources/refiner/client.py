@@ -1,0 +1,689 @@
+"""`RefinerClient`: one typed method per Refiner API operation, over httpx.
+
+- Auth is a Bearer header added by an httpx `Auth`; the key never goes into a URL, a log
+  line, a repr or an error message (bodies are redacted before they are kept).
+- Input is validated before anything is sent (`ValidationError`).
+- Every attempt first takes a token from a shared, thread-safe rate limiter.
+- Retries (tenacity): exponential backoff with jitter on 429 (waiting at least `Retry-After`),
+  5xx, connection/read/write/protocol errors, timeouts, and 2xx bodies that are not the
+  documented shape. Other 4xx fail at once. After `max_attempts` the last error is raised.
+- List methods return a lazy `Listing` that pages on its own (cursor mode by default);
+  `iter_pages` is the raw fast path the dlt source uses.
+
+One client may be shared by many threads: httpx's pool, the limiter and the stats are
+thread-safe, and pagination state lives in each iteration. Creating a client does no I/O.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+import httpx
+import msgspec
+import orjson
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+from tenacity.wait import wait_exponential_jitter
+
+from sources.refiner import validation as check
+from sources.refiner.errors import (
+    RateLimitedError,
+    RefinerError,
+    ServerError,
+    TransportError,
+    ValidationError,
+    error_from_response,
+    redact,
+    redact_url,
+)
+from sources.refiner.models import (
+    AccountInfo,
+    Contact,
+    DuplicateFormResult,
+    Form,
+    FormVersion,
+    IdentifyResult,
+    Model,
+    Report,
+    Response,
+    Segment,
+    SegmentSyncResult,
+    StoreResponseResult,
+    decode,
+)
+from sources.refiner.pagination import (
+    Listing,
+    MalformedBodyError,
+    Page,
+    Paginator,
+    make_paginator,
+    parse_object,
+    parse_page,
+)
+from sources.refiner.ratelimit import TokenBucket
+from sources.refiner.settings import (
+    BACKOFF_INITIAL_SECONDS,
+    BACKOFF_MAX_SECONDS,
+    CONNECT_TIMEOUT_SECONDS,
+    CONTACT_ORDER_VALUES,
+    DEFAULT_BASE_URL,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_PAGE_LENGTH,
+    DEFAULT_REQUESTS_PER_MINUTE,
+    DEFAULT_TIMEOUT_SECONDS,
+    FORM_LIST_VALUES,
+    INCLUDE_VALUES,
+    MAX_PAGE_LENGTH,
+    MAX_RETRY_AFTER_SECONDS,
+    REPORT_TYPES,
+    ContactOrder,
+    FormList,
+    Include,
+    Paging,
+    ReportType,
+)
+
+logger = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=Model)
+T = TypeVar("T")
+DateLike = str | date | datetime
+_USER_AGENT = "refiner-dlt/0.1 (+httpx)"
+_PAGING_VALUES = ("cursor", "page")
+
+
+class _BearerAuth(httpx.Auth):
+    """Adds `Authorization: Bearer <key>`; its repr never shows the key."""
+
+    def __init__(self, api_key: str) -> None:
+        self._header = f"Bearer {api_key}"
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = self._header
+        yield request
+
+    def __repr__(self) -> str:
+        return "_BearerAuth(api_key=***)"
+
+
+class ClientStats:
+    """Thread-safe counters for one client, for load summaries."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._requests = 0
+        self._retries = 0
+        self._throttled_seconds = 0.0
+
+    @property
+    def requests(self) -> int:
+        """HTTP attempts sent, retries included."""
+        return self._requests
+
+    @property
+    def retries(self) -> int:
+        """Attempts that failed and were retried."""
+        return self._retries
+
+    @property
+    def throttled_seconds(self) -> float:
+        """Total time callers waited for the rate limiter."""
+        return self._throttled_seconds
+
+    def record_request(self, throttled: float) -> None:
+        """Count one attempt and the time it waited for a token."""
+        with self._lock:
+            self._requests += 1
+            self._throttled_seconds += throttled
+
+    def record_retry(self) -> None:
+        """Count one retry."""
+        with self._lock:
+            self._retries += 1
+
+    def snapshot(self) -> dict[str, float]:
+        """All counters at one instant."""
+        with self._lock:
+            return {
+                "requests": self._requests,
+                "retries": self._retries,
+                "throttled_seconds": round(self._throttled_seconds, 3),
+            }
+
+    def __repr__(self) -> str:
+        return f"ClientStats({self.snapshot()})"
+
+
+class RefinerClient:
+    """Client for Refiner's REST API v1 (contract: shared/refiner-api.md).
+
+    `api_key` is sent only as a Bearer header. `timeout` bounds each read/write/pool wait in
+    seconds (connect is capped at settings.CONNECT_TIMEOUT_SECONDS). `max_attempts` counts
+    the first try. `requests_per_minute` configures the client's own limiter unless a shared
+    `rate_limiter` is passed. `backoff_initial`/`backoff_max` shape the exponential backoff
+    (tests use small values); a `Retry-After` longer than `max_retry_after` is not waited
+    out. `transport` is for tests and custom networking.
+    """
+
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str = DEFAULT_BASE_URL,
+        *,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        requests_per_minute: float = DEFAULT_REQUESTS_PER_MINUTE,
+        rate_limiter: TokenBucket | None = None,
+        backoff_initial: float = BACKOFF_INITIAL_SECONDS,
+        backoff_max: float = BACKOFF_MAX_SECONDS,
+        max_retry_after: float = MAX_RETRY_AFTER_SECONDS,
+        max_connections: int = 16,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        if not isinstance(api_key, str) or not api_key.strip():
+            raise ValidationError(
+                "RefinerClient: the API key is empty; set SOURCES__REFINER__API_KEY or "
+                "api_key under [sources.refiner] in .dlt/secrets.toml"
+            )
+        if not base_url.startswith(("http://", "https://")):
+            raise ValidationError(
+                f"RefinerClient: base_url {redact_url(base_url)!r} must start with http:// or "
+                "https://, e.g. https://api.refiner.io/v1"
+            )
+        if max_attempts < 1:
+            raise ValidationError(f"RefinerClient: max_attempts is {max_attempts}; use 1 or more")
+        self._api_key = api_key
+        self.base_url = base_url.rstrip("/")
+        self.max_attempts = max_attempts
+        self.max_retry_after = max_retry_after
+        self.rate_limiter = rate_limiter or TokenBucket(requests_per_minute)
+        self.stats = ClientStats()
+        self._backoff = wait_exponential_jitter(
+            initial=backoff_initial, max=backoff_max, jitter=backoff_initial
+        )
+        self._http = httpx.Client(
+            base_url=self.base_url + "/",
+            auth=_BearerAuth(api_key),
+            headers={"Accept": "application/json", "User-Agent": _USER_AGENT},
+            timeout=httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT_SECONDS)),
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
+            follow_redirects=False,
+            transport=transport,
+        )
+
+    def __repr__(self) -> str:
+        return f"RefinerClient(base_url={self.base_url!r}, api_key=***)"
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> RefinerClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # --- key probe and account -------------------------------------------------------
+
+    def verify(self) -> dict[str, Any]:
+        """GET / : check the key; returns project_uuid, project_name and message."""
+        return self._request("GET", "", decode=self._object)
+
+    def get_account_info(self) -> AccountInfo:
+        """GET /account: plan, monthly usage and environments."""
+        return self._model(AccountInfo, self._request("GET", "account", decode=self._object))
+
+    # --- contacts ----------------------------------------------------------------------
+
+    def get_contacts(
+        self,
+        *,
+        order_by: ContactOrder = "first_seen_at",
+        form_uuid: str | None = None,
+        segment_uuid: str | None = None,
+        search: str | None = None,
+        page_length: int = DEFAULT_PAGE_LENGTH,
+        paging: Paging = "cursor",
+    ) -> Listing[Contact]:
+        """GET /contacts: every contact, optionally only those linked to a survey or segment,
+        or matching `search` (email, user ID or name)."""
+        op = "get_contacts"
+        params = {
+            "order_by": check.choice(op, "order_by", order_by, CONTACT_ORDER_VALUES),
+            "form_uuid": check.optional_text(op, "form_uuid", form_uuid),
+            "segment_uuid": check.optional_text(op, "segment_uuid", segment_uuid),
+            "search": check.optional_text(op, "search", search),
+        }
+        return self._listing(op, "contacts", params, Contact, page_length, paging)
+
+    def get_contact(
+        self, *, id: str | None = None, email: str | None = None, uuid: str | None = None
+    ) -> Contact:
+        """GET /contact: one contact by exactly one of `id`, `email` or `uuid`.
+        Raises NotFoundError when it does not exist."""
+        params = check.identifiers(
+            "get_contact", {"id": id, "email": email, "uuid": uuid}, exactly_one=True
+        )
+        return self._model(
+            Contact, self._request("GET", "contact", params=params, decode=self._object)
+        )
+
+    def update_contact(
+        self,
+        *,
+        id: str | None = None,
+        email: str | None = None,
+        traits: Mapping[str, Any] | None = None,
+        account: Mapping[str, Any] | None = None,
+    ) -> IdentifyResult:
+        """POST /identify-user: create or update a contact by `id` and/or `email`.
+
+        `traits` become flat top-level keys (strings up to 255 chars, numbers, booleans,
+        dates; keys ending in `_at` are read as date-times). `account` groups the contact
+        into an account and needs an `id`; its other keys are account traits.
+        """
+        op = "update_contact"
+        body: dict[str, Any] = {
+            **check.identifiers(op, {"id": id, "email": email}, exactly_one=False),
+            **check.traits(op, "traits", traits, reserved=check.IDENTIFY_RESERVED_KEYS),
+        }
+        grouped = check.account(op, account)
+        if grouped is not None:
+            body["account"] = grouped
+        return self._model(
+            IdentifyResult, self._request("POST", "identify-user", body=body, decode=self._object)
+        )
+
+    def delete_contact(
+        self, *, id: str | None = None, email: str | None = None, uuid: str | None = None
+    ) -> dict[str, Any]:
+        """DELETE /contact: delete one contact and all of its responses."""
+        params = check.identifiers(
+            "delete_contact", {"id": id, "email": email, "uuid": uuid}, exactly_one=True
+        )
+        return self._request("DELETE", "contact", params=params, decode=self._object)
+
+    def track_event(
+        self, event: str, *, id: str | None = None, email: str | None = None
+    ) -> dict[str, Any]:
+        """POST /track-event: record the named `event` for the user with `id` and/or `email`."""
+        op = "track_event"
+        body = {
+            "event": check.require_text(op, "event", event),
+            **check.identifiers(op, {"id": id, "email": email}, exactly_one=False),
+        }
+        return self._request("POST", "track-event", body=body, decode=self._object)
+
+    # --- forms -------------------------------------------------------------------------
+
+    def get_forms(
+        self,
+        *,
+        list: FormList = "all",
+        include_info: bool = False,
+        include_config: bool = False,
+        page_length: int = DEFAULT_PAGE_LENGTH,
+        paging: Paging = "page",
+    ) -> Listing[Form]:
+        """GET /forms: surveys in the `list` state (all = not archived); `include_info` adds
+        timestamps, counts and folder; `include_config` adds the full configuration."""
+        op = "get_forms"
+        params = {
+            "list": check.choice(op, "list", list, FORM_LIST_VALUES),
+            "include_info": check.flag(op, "include_info", include_info),
+            "include_config": check.flag(op, "include_config", include_config),
+        }
+        return self._listing(op, "forms", params, Form, page_length, paging)
+
+    def get_form_history(
+        self, form_uuid: str, *, page_length: int = DEFAULT_PAGE_LENGTH, paging: Paging = "page"
+    ) -> Listing[FormVersion]:
+        """GET /forms/history: the change log (versions) of one survey."""
+        op = "get_form_history"
+        params = {"form_uuid": check.require_text(op, "form_uuid", form_uuid)}
+        return self._listing(op, "forms/history", params, FormVersion, page_length, paging)
+
+    def publish_form(self, form_uuid: str, *, published: bool = True) -> dict[str, Any]:
+        """POST /forms/publish: publish a survey, or unpublish it with `published=False`."""
+        op = "publish_form"
+        body = {
+            "form_uuid": check.require_text(op, "form_uuid", form_uuid),
+            "published": check.flag(op, "published", published),
+        }
+        return self._request("POST", "forms/publish", body=body, decode=self._object)
+
+    def duplicate_form(self, form_uuid: str, name: str) -> DuplicateFormResult:
+        """POST /forms/duplicate: copy a survey into a new draft called `name`."""
+        op = "duplicate_form"
+        body = {
+            "form_uuid": check.require_text(op, "form_uuid", form_uuid),
+            "name": check.require_text(op, "name", name),
+        }
+        return self._model(
+            DuplicateFormResult,
+            self._request("POST", "forms/duplicate", body=body, decode=self._object),
+        )
+
+    def archive_form(self, form_uuid: str) -> dict[str, Any]:
+        """DELETE /forms: archive a survey (Refiner does not hard-delete surveys)."""
+        params = {"form_uuid": check.require_text("archive_form", "form_uuid", form_uuid)}
+        return self._request("DELETE", "forms", params=params, decode=self._object)
+
+    # --- responses ---------------------------------------------------------------------
+
+    def get_responses(
+        self,
+        *,
+        include: Include = "completed",
+        date_range_start: DateLike | None = None,
+        date_range_end: DateLike | None = None,
+        form_uuid: str | None = None,
+        form_uuids: Iterable[str] | None = None,
+        segment_uuid: str | None = None,
+        segment_uuids: Iterable[str] | None = None,
+        tag_uuid: str | None = None,
+        search: str | None = None,
+        with_attributes: bool = False,
+        page_length: int = DEFAULT_PAGE_LENGTH,
+        paging: Paging = "cursor",
+    ) -> Listing[Response]:
+        """GET /responses, newest first. `include`: completed, partials (any data) or all
+        views. The date range (start inclusive, end exclusive) applies to
+        `last_data_reception_at`. `with_attributes` embeds every contact attribute."""
+        op = "get_responses"
+        params = {
+            "include": check.choice(op, "include", include, INCLUDE_VALUES),
+            "date_range_start": check.timestamp(op, "date_range_start", date_range_start),
+            "date_range_end": check.timestamp(op, "date_range_end", date_range_end),
+            "form_uuid": check.optional_text(op, "form_uuid", form_uuid),
+            "form_uuids": check.text_list(op, "form_uuids", form_uuids),
+            "segment_uuid": check.optional_text(op, "segment_uuid", segment_uuid),
+            "segment_uuids": check.text_list(op, "segment_uuids", segment_uuids),
+            "tag_uuid": check.optional_text(op, "tag_uuid", tag_uuid),
+            "search": check.optional_text(op, "search", search),
+            "with_attributes": check.flag(op, "with_attributes", with_attributes),
+        }
+        return self._listing(op, "responses", params, Response, page_length, paging)
+
+    def store_response(
+        self,
+        form_uuid: str,
+        data: Mapping[str, Any],
+        *,
+        id: str | None = None,
+        email: str | None = None,
+        uuid: str | None = None,
+        date: DateLike | None = None,
+        prevent_duplicates: bool = True,
+        tags: Iterable[str] | None = None,
+        account: Mapping[str, Any] | None = None,
+    ) -> StoreResponseResult:
+        """POST /responses: store answers (`data`: question identifier -> answer) for the
+        user with `id`, `email` or `uuid`, on an existing survey."""
+        op = "store_response"
+        answers = check.traits(op, "data", data, reserved=check.STORE_RESPONSE_RESERVED_KEYS)
+        if not answers:
+            raise check.fail(op, "`data` is empty; pass at least one question_identifier: answer")
+        body: dict[str, Any] = {
+            "form_uuid": check.require_text(op, "form_uuid", form_uuid),
+            **check.identifiers(op, {"id": id, "email": email, "uuid": uuid}, exactly_one=True),
+            **answers,
+            "date": check.timestamp(op, "date", date),
+            "prevent_duplicates": check.flag(op, "prevent_duplicates", prevent_duplicates),
+        }
+        if tags is not None:
+            body["tags"] = check.tags(op, tags)
+        grouped = check.account(op, account)
+        if grouped is not None:
+            body["account"] = grouped
+        return self._model(
+            StoreResponseResult, self._request("POST", "responses", body=body, decode=self._object)
+        )
+
+    def tag_response(self, uuid: str, tags: Iterable[str]) -> dict[str, Any]:
+        """POST /responses/tags: add 1 to 20 tag names to a response (existing tags stay)."""
+        op = "tag_response"
+        body = {"uuid": check.require_text(op, "uuid", uuid), "tags": check.tags(op, tags)}
+        return self._request("POST", "responses/tags", body=body, decode=self._object)
+
+    # --- segments ----------------------------------------------------------------------
+
+    def get_segments(
+        self, *, page_length: int = DEFAULT_PAGE_LENGTH, paging: Paging = "cursor"
+    ) -> Listing[Segment]:
+        """GET /segments: every segment, by name."""
+        return self._listing("get_segments", "segments", {}, Segment, page_length, paging)
+
+    def add_to_segment(
+        self, segment_uuid: str, *, id: str | None = None, email: str | None = None
+    ) -> SegmentSyncResult:
+        """POST /sync-segment: add the user with `id` or `email` to a manual segment
+        (Refiner creates the user when none matches)."""
+        op = "add_to_segment"
+        body = {
+            "segment_uuid": check.require_text(op, "segment_uuid", segment_uuid),
+            **check.identifiers(op, {"id": id, "email": email}, exactly_one=True),
+        }
+        return self._model(
+            SegmentSyncResult, self._request("POST", "sync-segment", body=body, decode=self._object)
+        )
+
+    def remove_from_segment(
+        self, segment_uuid: str, *, id: str | None = None, email: str | None = None
+    ) -> dict[str, Any]:
+        """DELETE /sync-segment: remove the user with `id` or `email` from a manual segment."""
+        op = "remove_from_segment"
+        params = {
+            "segment_uuid": check.require_text(op, "segment_uuid", segment_uuid),
+            **check.identifiers(op, {"id": id, "email": email}, exactly_one=True),
+        }
+        return self._request("DELETE", "sync-segment", params=params, decode=self._object)
+
+    # --- reporting ---------------------------------------------------------------------
+
+    def get_reporting(
+        self,
+        type: ReportType,
+        *,
+        question_identifiers: Iterable[str] | None = None,
+        tag_uuids: Iterable[str] | None = None,
+        form_uuids: Iterable[str] | None = None,
+        segment_uuids: Iterable[str] | None = None,
+        date_range_start: DateLike | None = None,
+        date_range_end: DateLike | None = None,
+    ) -> Report:
+        """GET /reporting: an aggregated report of `type` (nps, csat, ratings, distribution,
+        count). Refiner defaults the range to the last 7 days up to the end of today."""
+        op = "get_reporting"
+        report_type = check.choice(op, "type", type, REPORT_TYPES)
+        params = {
+            "type": report_type,
+            "question_identifiers": check.text_list(
+                op, "question_identifiers", question_identifiers
+            ),
+            "tag_uuids": check.text_list(op, "tag_uuids", tag_uuids),
+            "form_uuids": check.text_list(op, "form_uuids", form_uuids),
+            "segment_uuids": check.text_list(op, "segment_uuids", segment_uuids),
+            "date_range_start": check.timestamp(op, "date_range_start", date_range_start),
+            "date_range_end": check.timestamp(op, "date_range_end", date_range_end),
+        }
+        payload = self._request("GET", "reporting", params=params, decode=self._object)
+        return self._model(Report, {**payload, "type": report_type})
+
+    # --- raw paging --------------------------------------------------------------------
+
+    def iter_pages(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        page_length: int = MAX_PAGE_LENGTH,
+        paging: Paging = "cursor",
+        page: int | None = None,
+        page_cursor: str | None = None,
+    ) -> Iterator[Page]:
+        """Raw pages of a list endpoint (`path` relative to the base URL, e.g. "responses").
+
+        Items stay dicts exactly as Refiner sent them (parsed with orjson). `params` are
+        encoded as for every GET (booleans 1/0, lists as `name[]`). Start from `page` or
+        `page_cursor` to resume. Raises ServerError instead of looping on an inconsistent
+        server (empty page with a next cursor, a repeated cursor).
+        """
+        op = "iter_pages"
+        check.page_length(op, page_length)
+        check.choice(op, "paging", paging, _PAGING_VALUES)
+        check.start_page(op, page)
+        paginator = make_paginator(
+            paging, page=page, page_cursor=check.optional_text(op, "page_cursor", page_cursor)
+        )
+        return self._walk(path.strip("/"), dict(params or {}), page_length, paginator)
+
+    # --- internals ---------------------------------------------------------------------
+
+    def _listing(
+        self,
+        op: str,
+        path: str,
+        params: dict[str, Any],
+        model: type[M],
+        page_length: int,
+        paging: Paging,
+    ) -> Listing[M]:
+        check.page_length(op, page_length)
+        check.choice(op, "paging", paging, _PAGING_VALUES)
+
+        def fetch(paginator: Paginator) -> Iterator[Page]:
+            return self._walk(path, params, page_length, paginator)
+
+        return Listing(fetch, lambda item: self._model(model, item), paging)
+
+    def _walk(
+        self, path: str, params: dict[str, Any], page_length: int, paginator: Paginator
+    ) -> Iterator[Page]:
+        base = {**params, "page_length": page_length}
+        request_params = {**base, **paginator.first()}
+        while True:
+            page = self._request("GET", path, params=request_params, decode=self._page)
+            yield page
+            following = paginator.next(page)
+            if following is None:
+                return
+            request_params = {**base, **following}
+
+    def _model(self, model: type[M], payload: Any) -> M:
+        try:
+            return decode(model, payload)
+        except msgspec.ValidationError as error:
+            raise ServerError(
+                f"Refiner sent a {model.__name__} that does not match the documented shape: "
+                f"{redact(str(error), self._api_key)}"
+            ) from None
+
+    @staticmethod
+    def _object(response: httpx.Response) -> dict[str, Any]:
+        return parse_object(response.content)
+
+    @staticmethod
+    def _page(response: httpx.Response) -> Page:
+        return parse_page(response.content, url=redact_url(response.request.url))
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | None = None,
+        decode: Callable[[httpx.Response], T],
+    ) -> T:
+        """Send one operation with rate limiting and retries; return the decoded body."""
+        retrying = Retrying(
+            stop=stop_after_attempt(self.max_attempts),
+            wait=self._wait,
+            retry=retry_if_exception(self._is_retryable),
+            before_sleep=self._before_retry,
+            reraise=True,
+        )
+        query = check.query_params(params or {})
+        content = (
+            None
+            if body is None
+            else orjson.dumps(
+                {k: v for k, v in body.items() if v is not None},
+                option=orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z,
+            )
+        )
+        try:
+            return retrying(self._attempt, method, path, query, content, decode)
+        except RefinerError as error:
+            attempts = retrying.statistics.get("attempt_number", 1)
+            if attempts > 1:
+                error.after_attempts(attempts)
+            raise
+
+    def _attempt(
+        self,
+        method: str,
+        path: str,
+        query: tuple[tuple[str, str], ...],
+        content: bytes | None,
+        decode: Callable[[httpx.Response], T],
+    ) -> T:
+        self.stats.record_request(self.rate_limiter.acquire())
+        headers = {"Content-Type": "application/json"} if content is not None else None
+        try:
+            response = self._http.request(
+                method, path, params=query, content=content, headers=headers
+            )
+        except httpx.TransportError as error:
+            raise TransportError(
+                f"Could not complete the request to Refiner: {type(error).__name__}: "
+                f"{redact(str(error), self._api_key) or 'no details'}",
+                method=method,
+                url=redact_url(f"{self.base_url}/{path}"),
+            ) from error
+        if not response.is_success:
+            raise error_from_response(response, secret=self._api_key)
+        try:
+            return decode(response)
+        except MalformedBodyError as error:
+            raise ServerError(
+                f"Refiner answered {response.status_code} with a malformed body: {error}",
+                method=method,
+                url=redact_url(response.request.url),
+                status=response.status_code,
+                body=redact(response.content[:2000].decode("utf-8", "replace"), self._api_key),
+            ) from None
+
+    def _is_retryable(self, error: BaseException) -> bool:
+        if isinstance(error, RateLimitedError):
+            return error.retry_after is None or error.retry_after <= self.max_retry_after
+        return isinstance(error, ServerError | TransportError)
+
+    def _wait(self, state: RetryCallState) -> float:
+        backoff = self._backoff(state)
+        error = state.outcome.exception() if state.outcome else None
+        if isinstance(error, RateLimitedError) and error.retry_after is not None:
+            return max(backoff, error.retry_after)
+        return backoff
+
+    def _before_retry(self, state: RetryCallState) -> None:
+        self.stats.record_retry()
+        error = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        status = getattr(error, "status", None) or type(error).__name__
+        logger.warning(
+            "Refiner %s %s failed (%s); retry %d of %d in %.2fs",
+            getattr(error, "method", "?"),
+            getattr(error, "url", "?"),
+            status,
+            state.attempt_number,
+            self.max_attempts - 1,
+            wait,
+        )
