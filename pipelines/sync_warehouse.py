@@ -1,0 +1,212 @@
+"""One small SQL interface over DuckDB and PostgreSQL for the reverse sync.
+
+The reverse sync reads its input and keeps its state and logs in the warehouse that `refiner load`
+wrote. This module opens that warehouse and offers only what the sync needs: read a query,
+run parameterised statements in a transaction, and quote identifiers. User input reaches SQL only
+as values bound to parameters or as identifiers that `identifier()` validated and `quote()` quoted.
+
+PostgreSQL credentials come from dlt's configuration (`DESTINATION__POSTGRES__CREDENTIALS` or
+`[destination.postgres] credentials` in `.dlt/secrets.toml`), exactly as for `refiner load`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from pipelines.errors import ConfigError
+
+Destination = Literal["duckdb", "postgres"]
+DESTINATIONS: tuple[Destination, ...] = ("duckdb", "postgres")
+DEFAULT_DUCKDB_PATH = "refiner.duckdb"
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+def identifier(name: str, what: str = "name") -> str:
+    """Return `name` if it is a plain SQL identifier (letters, digits, `_`; ≤63 chars).
+
+    Raises ConfigError otherwise, so a table, schema or model name can never carry SQL.
+    """
+    if not _IDENTIFIER.match(name):
+        raise ConfigError(
+            f"Invalid {what} {name!r}: use letters, digits and underscores only "
+            "(at most 63 characters, not starting with a digit)."
+        )
+    return name
+
+
+def quote(*parts: str) -> str:
+    """Quote each identifier part and join them with dots: `"schema"."table"`."""
+    return ".".join('"' + part.replace('"', '""') + '"' for part in parts)
+
+
+class Warehouse(Protocol):
+    """An open connection to the warehouse. Statements use `?` placeholders on both backends."""
+
+    destination: Destination
+
+    def query(
+        self, sql: str, params: Sequence[Any] = ()
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Run one read statement and return its column names and all its rows."""
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one parameterised statement for each row (inside the current transaction)."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        """Run one statement (inside the current transaction)."""
+
+    def transaction(self) -> Any:
+        """Context manager: commit on success, roll back on error."""
+
+    def table_exists(self, schema: str, table: str) -> bool:
+        """Whether `schema.table` exists as a table or view."""
+
+    def close(self) -> None:
+        """Close the connection."""
+
+
+class DuckDBWarehouse:
+    """A DuckDB file. `read_only` opens it so that no statement can change it."""
+
+    destination: Destination = "duckdb"
+
+    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+        import duckdb
+
+        if read_only and not Path(path).exists():
+            raise ConfigError(
+                f"DuckDB file {str(path)!r} does not exist; run `refiner load` first."
+            )
+        self._connection = duckdb.connect(str(path), read_only=read_only)
+        self._connection.execute("SET TimeZone = 'UTC'")
+
+    def query(
+        self, sql: str, params: Sequence[Any] = ()
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        cursor = self._connection.execute(sql, list(params))
+        columns = [column[0] for column in cursor.description or ()]
+        return columns, cursor.fetchall()
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._connection.execute(sql, list(params))
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self._connection.executemany(sql, [list(row) for row in rows])
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self._connection.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self._connection.execute("ROLLBACK")
+            raise
+        self._connection.execute("COMMIT")
+
+    def table_exists(self, schema: str, table: str) -> bool:
+        _, rows = self.query(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+            (schema, table),
+        )
+        return bool(rows)
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+class PostgresWarehouse:
+    """A PostgreSQL database. `read_only` makes every transaction of the session read-only."""
+
+    destination: Destination = "postgres"
+
+    def __init__(self, dsn: str, *, read_only: bool = False) -> None:
+        import psycopg2
+
+        self._connection = psycopg2.connect(dsn)
+        self._connection.set_session(readonly=read_only, autocommit=True)
+        with self._connection.cursor() as cursor:
+            cursor.execute("SET TIME ZONE 'UTC'")
+
+    def query(
+        self, sql: str, params: Sequence[Any] = ()
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        with self._connection.cursor() as cursor:
+            cursor.execute(_pg(sql, params), tuple(params) or None)
+            columns = [column.name for column in cursor.description or ()]
+            return columns, cursor.fetchall()
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        with self._connection.cursor() as cursor:
+            cursor.execute(_pg(sql, params), tuple(params) or None)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        from psycopg2.extras import execute_batch
+
+        if rows:
+            with self._connection.cursor() as cursor:
+                execute_batch(cursor, _pg(sql, rows[0]), [tuple(row) for row in rows], 500)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._connection.cursor() as cursor:
+            cursor.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            with self._connection.cursor() as cursor:
+                cursor.execute("ROLLBACK")
+            raise
+        with self._connection.cursor() as cursor:
+            cursor.execute("COMMIT")
+
+    def table_exists(self, schema: str, table: str) -> bool:
+        _, rows = self.query(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+            (schema, table),
+        )
+        return bool(rows)
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+def _pg(sql: str, params: Sequence[Any]) -> str:
+    """Translate `?` placeholders to `%s`; a statement without parameters is sent as is."""
+    if not params:
+        return sql
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+def postgres_dsn() -> str:
+    """The PostgreSQL URL from dlt's configuration; never a flag, so it stays out of `ps`."""
+    from dlt.common.configuration import resolve_configuration
+    from dlt.common.configuration.exceptions import ConfigurationException
+    from dlt.destinations.impl.postgres.configuration import PostgresCredentials
+
+    try:
+        credentials = resolve_configuration(
+            PostgresCredentials(), sections=("destination", "postgres")
+        )
+    except ConfigurationException as missing:
+        raise ConfigError(
+            "PostgreSQL credentials are not configured: set DESTINATION__POSTGRES__CREDENTIALS "
+            "or [destination.postgres] credentials in .dlt/secrets.toml."
+        ) from missing
+    return str(credentials.to_native_representation())
+
+
+def open_warehouse(
+    destination: str, *, duckdb_path: str | Path = DEFAULT_DUCKDB_PATH, read_only: bool = False
+) -> Warehouse:
+    """Open the warehouse that `refiner load` wrote to."""
+    if destination == "duckdb":
+        return DuckDBWarehouse(duckdb_path, read_only=read_only)
+    if destination == "postgres":
+        return PostgresWarehouse(postgres_dsn(), read_only=read_only)
+    raise ConfigError(f"Unknown destination {destination!r}; use one of {', '.join(DESTINATIONS)}.")
