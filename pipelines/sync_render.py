@@ -1,0 +1,105 @@
+"""Terminal output of push-traits and push-events: dry-run plans and closing summaries.
+
+Nothing printed here can hold the API key: plans and reports carry only identifiers, trait
+values and error texts that were redacted before they reached them.
+"""
+
+from __future__ import annotations
+
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+from pipelines.reverse_sync import SAMPLE_SIZE, EventPlan, SyncPlan, SyncReport
+
+MAX_FAILURES_SHOWN = 20
+
+
+def _counts(title: str, rows: list[tuple[str, int]]) -> Table:
+    table = Table(title=title, show_header=True, header_style="bold")
+    table.add_column("rows")
+    table.add_column("count", justify="right")
+    for name, count in rows:
+        table.add_row(name, str(count))
+    return table
+
+
+def _samples(console: Console, payloads: list[dict[str, object]]) -> None:
+    if not payloads:
+        return
+    console.print(f"Sample payloads (first {len(payloads)}):")
+    for payload in payloads:
+        console.print(orjson.dumps(payload).decode(), markup=False, highlight=False)
+
+
+def render_trait_plan(console: Console, plan: SyncPlan) -> None:
+    """Dry run of push-traits: counts, sample payloads and invalid rows; nothing is sent."""
+    counts = [
+        ("new", plan.new),
+        ("changed", plan.changed),
+        ("unchanged", plan.unchanged),
+        ("invalid", len(plan.invalid)),
+        ("skipped (no traits)", plan.skipped),
+    ]
+    console.print(_counts(f"push-traits dry run ({plan.sync_name}): nothing sent", counts))
+    _samples(console, [row.payload() for row in plan.to_send[:SAMPLE_SIZE]])
+    _failures(
+        console,
+        [
+            (f"{row.identifier_type} {row.identifier or '(none)'}", row.reason or "")
+            for row in plan.invalid
+        ],
+        "Invalid rows",
+    )
+
+
+def render_event_plan(console: Console, plan: EventPlan) -> None:
+    """Dry run of push-events: counts, sample events and invalid rows; nothing is sent."""
+    counts = [
+        ("new", len(plan.to_send)),
+        ("already sent", plan.already_sent),
+        ("invalid", len(plan.invalid)),
+    ]
+    console.print(_counts("push-events dry run: nothing sent", counts))
+    _samples(
+        console,
+        [
+            {"row_key": e.row_key, e.identifier_type: e.identifier, "event": e.event}
+            for e in plan.to_send[:SAMPLE_SIZE]
+        ],
+    )
+    _failures(
+        console,
+        [(f"row_key {e.row_key or '(none)'}", e.reason or "") for e in plan.invalid],
+        "Invalid rows",
+    )
+
+
+def render_report(console: Console, title: str, report: SyncReport) -> None:
+    """The closing summary: sent, succeeded, failed, skipped, unchanged and the duration."""
+    table = _counts(
+        f"{title} (run {report.run_id})",
+        [
+            ("sent", report.sent),
+            ("succeeded", report.succeeded),
+            ("failed", report.failed),
+            ("skipped", report.skipped),
+            ("unchanged", report.unchanged),
+        ],
+    )
+    table.add_row("duration", f"{report.duration_s:.2f} s")
+    console.print(table)
+    _failures(console, report.failures, "Failed rows")
+
+
+def _failures(console: Console, failures: list[tuple[str, str]], title: str) -> None:
+    if not failures:
+        return
+    table = Table(title=f"{title} ({len(failures)})", show_header=True, header_style="bold")
+    table.add_column("row")
+    table.add_column("reason", overflow="fold")
+    for label, reason in failures[:MAX_FAILURES_SHOWN]:
+        table.add_row(label, reason)
+    console.print(table)
+    if len(failures) > MAX_FAILURES_SHOWN:
+        console.print(f"... and {len(failures) - MAX_FAILURES_SHOWN} more; see the sync log table.")
