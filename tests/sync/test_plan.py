@@ -75,7 +75,7 @@ def test_model_and_table_names_are_validated_and_quoted() -> None:
     for bad in ('x"; drop table t; --', "a b", "1abc"):
         with pytest.raises(ConfigError, match="Invalid"):
             SyncInput(model=bad).resolve("refiner", "duckdb")
-    with pytest.raises(ConfigError, match="schema.name"):
+    with pytest.raises(ConfigError, match=r"schema\.name"):
         SyncInput(table="justone").resolve("refiner", "duckdb")
     with pytest.raises(ConfigError, match="Invalid"):
         SyncInput(table='s."t"').resolve("refiner", "duckdb")
@@ -163,7 +163,7 @@ def test_plan_marks_new_changed_unchanged_invalid_and_skipped() -> None:
         row("dup"),
         row("dup"),
         row("long", plan="y" * 300),
-        row("nothing", nps=None, plan=None)[:5] + (None, "x"),
+        (*row("nothing", nps=None, plan=None)[:5], None, "x"),
     ]
     plan = plan_traits(rows, mapping, accepted, sync_name="s")
     assert (plan.new, plan.changed, plan.unchanged, plan.skipped) == (1, 1, 1, 1)
