@@ -1,0 +1,251 @@
+"""The measurement suites: throughput rounds, no-op run, latency and rate limit, reverse sync."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from benchmarks.dataset import Dataset, prefetch
+from benchmarks.emulator_proc import EmulatorProcess, count_by_path, max_in_window
+from benchmarks.procs import REPO_ROOT, ChildResult, run_child, run_task
+from benchmarks.stats import Figure, median
+
+# Concurrency of L_http: the number of requests refiner-dlt keeps in flight (`max_workers`).
+HTTP_CONCURRENCY = 4
+# The peers need minutes per round beyond this size; they are measured up to it.
+PEERS_MAX_RESPONSES = 100_000
+# The latency suite runs on the largest dataset up to this size.
+LATENCY_MAX_RESPONSES = 100_000
+SEED = 7
+
+
+def seed_for(responses: int) -> dict[str, Any]:
+    """Seed of the dataset: contacts at 1:3 to responses, accounts at 1:5 to contacts."""
+    contacts = max(responses // 3, 1)
+    return {
+        "seed": SEED,
+        "responses": responses,
+        "contacts": contacts,
+        "accounts": max(contacts // 5, 1),
+    }
+
+
+def _log(message: str) -> None:
+    sys.stderr.write(f"[bench] {message}\n")
+    sys.stderr.flush()
+
+
+def _contenders(size: int, args: argparse.Namespace) -> list[str]:
+    names = ["L_parse", "L_sink", "L_http"]
+    if "peers" not in args.skip and size <= PEERS_MAX_RESPONSES:
+        names += ["naive", "dlt-default"]
+    return [*names, "refiner-dlt"]
+
+
+def _run_contender(
+    name: str, emu: EmulatorProcess, data: Dataset, scratch: Path, profile: str | None
+) -> ChildResult:
+    scratch.mkdir(parents=True, exist_ok=True)
+    common = {"base_url": emu.base_url, "api_key": emu.api_key, "profile": profile}
+    database = str(scratch / "bench.duckdb")
+    if name == "L_parse":
+        return run_task("parse", {"pages_file": str(data.pages_file), "profile": profile})
+    if name == "L_sink":
+        ndjson = {table: str(path) for table, path in data.ndjson.items()}
+        return run_task("sink", {"ndjson": ndjson, "database": database, "profile": profile})
+    if name == "L_http":
+        return run_task(
+            "http",
+            {**common, "requests_file": str(data.requests_file), "concurrency": HTTP_CONCURRENCY},
+        )
+    if name == "naive":
+        return run_task("naive", {**common, "database": database})
+    if name == "dlt-default":
+        # From a directory without `.dlt/`, so that only dlt's own defaults apply.
+        return run_task(
+            "dlt_default",
+            {**common, "database": database, "pipelines_dir": str(scratch / "pipelines")},
+            cwd=scratch,
+        )
+    return refiner_load(emu, scratch, profile=profile)
+
+
+def refiner_load(
+    emu: EmulatorProcess,
+    scratch: Path,
+    *,
+    profile: str | None = None,
+    requests_per_minute: float | None = None,
+) -> ChildResult:
+    """One full or incremental `run_load` of every resource into `scratch`/bench.duckdb."""
+    config = {
+        "base_url": emu.base_url,
+        "api_key": emu.api_key,
+        "profile": profile,
+        "database": str(scratch / "bench.duckdb"),
+        "pipelines_dir": str(scratch / "pipelines"),
+        "requests_per_minute": requests_per_minute,
+    }
+    return run_task("refiner_load", config)
+
+
+def run_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
+    """Every suite that runs on one dataset size; returns its block of results.json."""
+    directory = args.work_dir / str(size)
+    _log(f"{size:,} responses: starting the emulator")
+    with EmulatorProcess(seed_for(size)) as emu:
+        data = prefetch(emu.base_url, emu.api_key, directory / "data")
+        _log(f"prefetched {data.counts} in {data.pages} pages ({data.bytes / 2**20:.0f} MB)")
+        names = _contenders(size, args)
+        figures = {name: Figure(name, data.responses) for name in names}
+        for name in ("naive", "refiner-dlt"):
+            if name in names:
+                _log(f"warm-up: {name} (fills the emulator's page cache for its requests)")
+                _run_contender(name, emu, data, directory / "warmup" / name, None)
+        for round_number in range(args.runs):
+            for name in names:
+                scratch = directory / f"r{round_number}" / name
+                result = _run_contender(name, emu, data, scratch, None)
+                figures[name].add(result)
+                _log(
+                    f"round {round_number + 1}/{args.runs} {name}: "
+                    f"{result.report['seconds']:.3f} s, {result.peak_rss_mb:.0f} MB"
+                )
+                if not (name == "refiner-dlt" and round_number == args.runs - 1):
+                    shutil.rmtree(scratch, ignore_errors=True)
+        block: dict[str, Any] = {
+            "dataset": {
+                "responses": data.responses,
+                "contacts": data.counts["contacts"],
+                "pages": data.pages,
+                "bytes": data.bytes,
+            },
+            "figures": {name: figure.as_dict() for name, figure in figures.items()},
+            "load_average": _load_average(),
+        }
+        if args.profile:
+            block["profile"] = _profile(emu, data, directory / "profile")
+        loaded = directory / f"r{args.runs - 1}" / "refiner-dlt"
+        if "noop" not in args.skip:
+            block["noop"] = noop_suite(emu, loaded, args.runs)
+        if "latency" not in args.skip and size == _latency_size(args.sizes):
+            ceiling = figures["refiner-dlt"].responses_per_second
+            block["latency"] = latency_suite(emu, data, directory / "latency", args, ceiling)
+    shutil.rmtree(directory, ignore_errors=True)
+    return block
+
+
+def _latency_size(sizes: list[int]) -> int:
+    eligible = [s for s in sizes if s <= LATENCY_MAX_RESPONSES]
+    return max(eligible) if eligible else min(sizes)
+
+
+def _load_average() -> list[float]:
+    from benchmarks.machine import load_average
+
+    return load_average()
+
+
+def _profile(emu: EmulatorProcess, data: Dataset, scratch: Path) -> dict[str, Any]:
+    path = scratch / "refiner-dlt.pstats"
+    scratch.mkdir(parents=True, exist_ok=True)
+    result = refiner_load(emu, scratch, profile=str(path))
+    kept = Path(__file__).resolve().parent / "profiles" / f"refiner-dlt-{data.responses}.pstats"
+    kept.parent.mkdir(exist_ok=True)
+    shutil.copy(path, kept)
+    return {"seconds": result.report["seconds"], "pstats": str(kept.relative_to(REPO_ROOT))}
+
+
+def noop_suite(emu: EmulatorProcess, loaded: Path, runs: int) -> dict[str, Any]:
+    """`refiner load` again on an up-to-date warehouse: requests per path and process time."""
+    help_seconds = [
+        run_child(_refiner_argv("--help"), expect_report=False).wall_seconds for _ in range(runs)
+    ]
+    noop_seconds: list[float] = []
+    requests: list[dict[str, int]] = []
+    for _ in range(runs):
+        emu.clear_log()
+        result = run_child(_refiner_load_argv(), env=refiner_env(emu, loaded), expect_report=False)
+        noop_seconds.append(result.wall_seconds)
+        requests.append(count_by_path(emu.requests()))
+    _log(
+        f"no-op: {median(noop_seconds):.2f} s (refiner --help {median(help_seconds):.2f} s), "
+        f"requests {requests[-1]}"
+    )
+    return {
+        "help_seconds": [round(s, 3) for s in help_seconds],
+        "median_help_seconds": round(median(help_seconds), 3),
+        "seconds": [round(s, 3) for s in noop_seconds],
+        "median_seconds": round(median(noop_seconds), 3),
+        "requests_by_path": requests,
+    }
+
+
+def _refiner_argv(*args: str) -> list[str]:
+    return [str(Path(sys.executable).with_name("refiner")), *args]
+
+
+def _refiner_load_argv() -> list[str]:
+    return _refiner_argv("load")
+
+
+def refiner_env(emu: EmulatorProcess, scratch: Path) -> dict[str, str]:
+    """Environment that points `refiner load` at the emulator and at `scratch`'s DuckDB."""
+    return {
+        "SOURCES__REFINER__BASE_URL": emu.base_url,
+        "SOURCES__REFINER__API_KEY": emu.api_key,
+        "DESTINATION__DUCKDB__CREDENTIALS": str(scratch / "bench.duckdb"),
+        "DLT_DATA_DIR": str(scratch / "pipelines"),
+    }
+
+
+def latency_suite(
+    emu: EmulatorProcess,
+    data: Dataset,
+    scratch: Path,
+    args: argparse.Namespace,
+    cpu_ceiling: float,
+) -> dict[str, Any]:
+    """Full loads with `latency_ms` per request under each request budget R."""
+    points: dict[str, Any] = {}
+    for rate in args.rate:
+        emu.set_faults(latency_seconds=args.latency_ms / 1000, rate_per_second=rate)
+        figure = Figure(f"refiner-dlt R={rate:g}", data.responses)
+        windows: list[int] = []
+        throttled: list[int] = []
+        for round_number in range(args.runs):
+            emu.clear_log()
+            run_dir = scratch / f"R{rate:g}-{round_number}"
+            figure.add(refiner_load(emu, run_dir, requests_per_minute=rate * 60))
+            log = emu.requests()
+            windows.append(max_in_window(log))
+            throttled.append(sum(1 for r in log if r.status == 429))
+            shutil.rmtree(run_dir, ignore_errors=True)
+        emu.set_faults()
+        bound = min(rate * 1000, cpu_ceiling)
+        points[f"{rate:g}"] = {
+            **figure.as_dict(),
+            "rate": rate,
+            "latency_ms": args.latency_ms,
+            "cpu_ceiling": round(cpu_ceiling, 1),
+            "bound_responses_per_second": round(bound, 1),
+            "share_of_bound": round(figure.responses_per_second / bound, 3),
+            "max_requests_in_1s": windows,
+            "responses_429": throttled,
+        }
+        _log(
+            f"latency R={rate:g}: {figure.responses_per_second:,.0f} responses/s "
+            f"({figure.responses_per_second / bound:.0%} of {bound:,.0f}), "
+            f"max {max(windows)} req in 1 s, {sum(throttled)} x 429"
+        )
+    return points
+
+
+def run_reverse(args: argparse.Namespace) -> dict[str, Any]:
+    """Reverse sync: diff of unchanged traits (0 requests), push of changed traits at R."""
+    from benchmarks.reverse import reverse_suite
+
+    return reverse_suite(args)
