@@ -26,7 +26,7 @@ import httpx
 import msgspec
 import orjson
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
-from tenacity.wait import wait_exponential_jitter
+from tenacity.wait import wait_exponential, wait_random
 
 from sources.refiner import validation as check
 from sources.refiner.errors import (
@@ -201,8 +201,8 @@ class RefinerClient:
         self.max_retry_after = max_retry_after
         self.rate_limiter = rate_limiter or TokenBucket(requests_per_minute)
         self.stats = ClientStats()
-        self._backoff = wait_exponential_jitter(
-            initial=backoff_initial, max=backoff_max, jitter=backoff_initial
+        self._backoff = wait_exponential(multiplier=backoff_initial, max=backoff_max) + wait_random(
+            0, backoff_initial
         )
         self._http = httpx.Client(
             base_url=self.base_url + "/",
