@@ -1,0 +1,33 @@
+"""Faults: 429s, 503s and items duplicated across pages still give a load equal to ground truth."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from emulator import Emulator
+from tests.load.conftest import assert_consistent, duckdb_warehouse, load
+
+
+def test_load_matches_ground_truth_through_429_503_and_duplicate_items(
+    load_emulator: Emulator, tmp_path: Path
+) -> None:
+    emulator = load_emulator
+    faults = emulator.faults
+    faults.configure(error_rate=0.1, error_statuses=(503,), duplicate_items=True)
+    faults.add("status", status=429, retry_after=1, times=2, path="/responses")
+    faults.add("status", status=429, retry_after=1, times=1, path="/contacts")
+    faults.add("status", status=503, times=2, path="/contacts", skip=1)
+    warehouse = duckdb_warehouse(tmp_path)
+
+    load(emulator, warehouse, tmp_path / "pipelines")
+
+    statuses = [entry.status for entry in emulator.request_log.entries()]
+    assert statuses.count(429) >= 3, "the 429 faults did not fire"
+    assert statuses.count(503) >= 2, "the 503 faults did not fire"
+    pages = [
+        e
+        for e in emulator.request_log.entries()
+        if e.path in ("/responses", "/contacts") and e.status == 200 and e.params.get("page_cursor")
+    ]
+    assert pages, "no follow-up page was served, so no item was duplicated"
+    assert_consistent(warehouse, emulator)
