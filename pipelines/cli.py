@@ -49,13 +49,18 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in args
     try:
         app(args=args, prog_name="refiner", standalone_mode=False)
-    except click.exceptions.Exit as stop:
+    except (click.exceptions.Exit, typer.Exit) as stop:
         return stop.exit_code
-    except click.Abort:
+    except (click.Abort, typer.Abort):
         _stderr.print("Aborted.")
         return 1
-    except click.ClickException as usage:
-        usage.show()
+    except (click.ClickException, typer.TyperException) as usage:
+        # typer >= 0.20 vendors click: its usage errors derive from TyperException, not click's.
+        show = getattr(usage, "show", None)
+        if callable(show):
+            show()
+        else:
+            _stderr.print(f"Error: {usage}", markup=False)
         return usage.exit_code
     except Exception as error:
         if debug:
