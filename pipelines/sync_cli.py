@@ -166,7 +166,36 @@ def push_events_command(
         raise typer.Exit(EXIT_FAILURE)
 
 
+def transform_command(
+    destination: str = _DESTINATION,
+    duckdb_path: str = _DUCKDB_PATH,
+    dataset: str = _DATASET,
+    responses_include: str | None = typer.Option(
+        None,
+        "--responses-include",
+        help="The load's include (completed, partials, all); default sources.refiner.include.",
+    ),
+    quiet: bool = typer.Option(False, "--quiet", help="Print only errors and the summary."),
+) -> None:
+    """Run `dbt build` on the loaded warehouse; models go to <dataset>_analytics."""
+    from pipelines.transform import run_transform
+
+    result = run_transform(
+        destination,
+        duckdb_path,
+        dataset,
+        responses_include=responses_include,
+        quiet=quiet,
+    )
+    Console(highlight=False).print(
+        f"dbt build on {result.destination}: {result.passed} passed, {result.warned} warned, "
+        f"{result.skipped} skipped in {result.elapsed_seconds:.1f}s; models in {result.schema}.",
+        markup=False,
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
     app.command("push-traits")(push_traits_command)
     app.command("push-events")(push_events_command)
+    app.command("transform")(transform_command)

@@ -42,7 +42,7 @@ final as (
         cast(satisfied as bigint) as satisfied,
         cast(responses as bigint) as responses,
         cast(average_score as double precision) as average_score,
-        100.0 * satisfied / responses as csat
+        cast(100.0 * satisfied / responses as double precision) as csat
 
     from daily
 

@@ -42,7 +42,7 @@ final as (
         cast(passives as bigint) as passives,
         cast(detractors as bigint) as detractors,
         cast(responses as bigint) as responses,
-        100.0 * (promoters - detractors) / responses as nps
+        cast(100.0 * (promoters - detractors) / responses as double precision) as nps
 
     from daily
 

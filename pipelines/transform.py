@@ -1,0 +1,223 @@
+"""`dbt build` of dbt_project/ against the warehouse that `refiner load` wrote.
+
+dbt runs in-process through `dbtRunner`, always with the committed dbt_project/profiles.yml
+(never dlt's generated profile, whose DuckDB target loads extensions that need the network).
+The profile reads its settings from REFINER_* environment variables; `run_transform` sets them
+for the duration of the build and restores them afterwards. Models land in `<dataset>_analytics`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipelines.errors import ConfigError
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
+DESTINATIONS = ("duckdb", "postgres")
+RESPONSE_INCLUDES = ("completed", "partials", "all")
+ANALYTICS_SCHEMA_SUFFIX = "_analytics"
+
+_PASSED = frozenset({"success", "pass"})
+_WARNED = frozenset({"warn"})
+_SKIPPED = frozenset({"skipped", "no-op"})
+
+
+class TransformError(Exception):
+    """`dbt build` failed: a model did not build, or a test or unit test failed."""
+
+
+@dataclass(frozen=True)
+class NodeFailure:
+    """One dbt node (model, test, unit test) that errored or failed, with dbt's message."""
+
+    name: str
+    resource_type: str
+    status: str
+    message: str
+
+
+@dataclass(frozen=True)
+class TransformResult:
+    """Counts of one `dbt build`; `schema` is where the models were built."""
+
+    destination: str
+    schema: str
+    passed: int
+    warned: int
+    failed: int
+    skipped: int
+    elapsed_seconds: float
+    failures: list[NodeFailure] = field(default_factory=list)
+
+
+def run_transform(
+    destination: str = "duckdb",
+    duckdb_path: str | Path = "refiner.duckdb",
+    dataset: str = "refiner",
+    *,
+    postgres_url: str | None = None,
+    responses_include: str | None = None,
+    target_path: str | Path | None = None,
+    quiet: bool = False,
+) -> TransformResult:
+    """Run `dbt build` (models, data tests, unit tests) and return its counts.
+
+    `destination` is duckdb (the file at `duckdb_path`) or postgres (`postgres_url`, else dlt's
+    `destination.postgres.credentials`, else the REFINER_PG_* variables). `dataset` is the dlt
+    dataset that `refiner load` wrote. `responses_include` is the load's `include` setting
+    (default: `sources.refiner.include` from dlt's configuration); it tells the NPS consistency
+    test whether partial responses were loaded. `target_path` holds dbt's artifacts and logs
+    (default dbt_project/target). Raises ConfigError for bad arguments or a missing DuckDB file,
+    and TransformError when any node errors or fails.
+    """
+    include = responses_include or _configured_include()
+    environment = _profile_environment(destination, duckdb_path, dataset, postgres_url)
+    _check_choice("responses_include", include, RESPONSE_INCLUDES)
+    artifacts = Path(target_path) if target_path else DBT_PROJECT_DIR / "target"
+    args = [
+        "build",
+        "--project-dir", str(DBT_PROJECT_DIR),
+        "--profiles-dir", str(DBT_PROJECT_DIR),
+        "--target", destination,
+        "--target-path", str(artifacts),
+        "--log-path", str(artifacts / "logs"),
+        "--vars", json.dumps({"responses_include": include}),
+    ]  # fmt: skip
+    if quiet:
+        args.append("--quiet")
+    started = time.monotonic()
+    with _environment(environment):
+        from dbt.cli.main import dbtRunner
+
+        outcome = dbtRunner().invoke(args)
+    elapsed = time.monotonic() - started
+    if outcome.exception is not None:
+        raise TransformError(f"dbt build could not run: {outcome.exception}") from outcome.exception
+    result = _summarise(outcome.result, destination, dataset, elapsed)
+    if not outcome.success or result.failed:
+        raise TransformError(_failure_message(result, artifacts / "logs"))
+    return result
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {value!r}.")
+
+
+def _configured_include() -> str:
+    """The load's `include` from dlt's configuration (env, .dlt/config.toml), or completed."""
+    import dlt
+
+    value = dlt.config.get("sources.refiner.include", str)
+    return value or "completed"
+
+
+def _profile_environment(
+    destination: str, duckdb_path: str | Path, dataset: str, postgres_url: str | None
+) -> dict[str, str]:
+    """The REFINER_* variables that dbt_project/profiles.yml reads."""
+    _check_choice("destination", destination, DESTINATIONS)
+    if not dataset.replace("_", "").isalnum():
+        raise ConfigError(f"dataset must be letters, digits and underscores; got {dataset!r}.")
+    environment = {"REFINER_DBT_TARGET": destination, "REFINER_DATASET": dataset}
+    if destination == "duckdb":
+        path = Path(duckdb_path).resolve()
+        if not path.is_file():
+            raise ConfigError(f"DuckDB file {str(path)!r} does not exist; run `refiner load`.")
+        environment["REFINER_DUCKDB_PATH"] = str(path)
+    else:
+        environment.update(_postgres_environment(postgres_url))
+    return environment
+
+
+def _postgres_environment(postgres_url: str | None) -> dict[str, str]:
+    """REFINER_PG_* from `postgres_url` or dlt's postgres credentials; empty when neither is set
+    (the profile then uses REFINER_PG_* from the environment or its defaults)."""
+    from dlt.common.configuration import resolve_configuration
+    from dlt.common.configuration.exceptions import ConfigurationException
+    from dlt.destinations.impl.postgres.configuration import PostgresCredentials
+
+    credentials = PostgresCredentials()
+    try:
+        if postgres_url:
+            credentials.parse_native_representation(postgres_url)
+        else:
+            credentials = resolve_configuration(credentials, sections=("destination", "postgres"))
+    except ConfigurationException:
+        if postgres_url:
+            raise ConfigError("postgres_url is not a valid PostgreSQL URL.") from None
+        return {}
+    return {
+        "REFINER_PG_HOST": str(credentials.host),
+        "REFINER_PG_PORT": str(credentials.port or 5432),
+        "REFINER_PG_USER": str(credentials.username),
+        "REFINER_PG_PASSWORD": str(credentials.password or ""),
+        "REFINER_PG_DBNAME": str(credentials.database),
+    }
+
+
+@contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for the block, then restore the previous values."""
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _summarise(execution: Any, destination: str, dataset: str, elapsed: float) -> TransformResult:
+    counts = {"passed": 0, "warned": 0, "failed": 0, "skipped": 0}
+    failures: list[NodeFailure] = []
+    for node_result in getattr(execution, "results", None) or []:
+        status = str(node_result.status)
+        if status in _PASSED:
+            counts["passed"] += 1
+        elif status in _WARNED:
+            counts["warned"] += 1
+        elif status in _SKIPPED:
+            counts["skipped"] += 1
+        else:
+            counts["failed"] += 1
+            node = node_result.node
+            failures.append(
+                NodeFailure(
+                    name=node.name,
+                    resource_type=str(node.resource_type),
+                    status=status,
+                    message=(node_result.message or "").strip(),
+                )
+            )
+    return TransformResult(
+        destination=destination,
+        schema=f"{dataset}{ANALYTICS_SCHEMA_SUFFIX}",
+        elapsed_seconds=elapsed,
+        failures=failures,
+        **counts,
+    )
+
+
+def _failure_message(result: TransformResult, log_dir: Path) -> str:
+    lines = [
+        f"dbt build failed on {result.destination}: {result.failed} failed, "
+        f"{result.skipped} skipped, {result.passed} passed."
+    ]
+    lines += [
+        f"  {failure.resource_type} {failure.name} ({failure.status}): {failure.message}"
+        for failure in result.failures
+    ]
+    if not result.failures:
+        lines.append(f"  See the dbt log in {log_dir} for details.")
+    return "\n".join(lines)
