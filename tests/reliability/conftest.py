@@ -1,0 +1,481 @@
+"""Shared helpers of the fault matrix (issue 5, sections 1 and 2).
+
+Every scenario runs with a sentinel API key (and a sentinel webhook secret in the environment),
+so any leak of a credential into output, logs, traces, load packages or the warehouse is caught
+by `SecretWitness`. Warehouses are real: a DuckDB file in tmp_path, or a throwaway PostgreSQL
+database. "Correct" always means the warehouse, counted in the warehouse, equals the emulator's
+ground truth.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import os
+import subprocess
+import time
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from emulator import Emulator, SeedConfig
+from tests.load.conftest import (
+    DESTINATIONS,
+    PRIMARY_KEYS,
+    REFINER,
+    REPO,
+    SNAPSHOT_TABLES,
+    CliRun,
+    Warehouse,
+    api_instant,
+    assert_consistent,
+    load_args,
+    load_env,
+    make_warehouse,
+    truth_contacts,
+    truth_responses,
+)
+
+# Well-formed (UUID-shaped) so the emulator accepts it; distinctive so a grep cannot miss it.
+SENTINEL_API_KEY = "f00dfeed-5ec2-4e7a-b1e5-5e7e1a1c0de5"
+SENTINEL_WEBHOOK_SECRET = "whsec-5e7e1a1-b1e5-webhook-sentinel-c0de5"
+DATASET = "refiner"
+
+
+def small_seed(**overrides: Any) -> SeedConfig:
+    """A seed small enough for seconds-long loads, big enough for several pages per resource."""
+    values: dict[str, Any] = {
+        "seed": 11,
+        "contacts": 60,
+        "accounts": 8,
+        "forms": 3,
+        "segments": 3,
+        "responses": 240,
+        "days": 20,
+    }
+    values.update(overrides)
+    return SeedConfig(**values)
+
+
+@contextmanager
+def running_emulator(seed: SeedConfig | None = None) -> Iterator[Emulator]:
+    """An emulator that accepts only the sentinel key."""
+    with Emulator(seed=seed or small_seed(), api_keys=(SENTINEL_API_KEY,)) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def emulator_sentinel() -> Iterator[Emulator]:
+    """The default small emulator of the fault matrix, keyed by the sentinel key."""
+    with running_emulator() as emulator:
+        yield emulator
+
+
+# --- secret hygiene --------------------------------------------------------------------------
+
+
+def secret_forms(secret: str) -> tuple[str, ...]:
+    """The ways a secret can leak: as is, URL-quoted, and inside an HTTP Basic header."""
+    basic = base64.b64encode(f"{secret}:".encode()).decode()
+    return (secret, quote(secret, safe=""), basic.rstrip("="))
+
+
+@dataclass
+class SecretWitness:
+    """Collects every text and folder a scenario produced and asserts no secret is in them."""
+
+    secrets: tuple[str, ...] = (SENTINEL_API_KEY, SENTINEL_WEBHOOK_SECRET)
+    texts: list[tuple[str, str]] = field(default_factory=list)
+    folders: list[Path] = field(default_factory=list)
+
+    def text(self, label: str, value: str | bytes | None) -> None:
+        """Remember one text (stdout, stderr, exception message, log row) to scan."""
+        if value is None:
+            return
+        decoded = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+        self.texts.append((label, decoded))
+
+    def error(self, label: str, error: BaseException) -> None:
+        """Remember an exception's message, repr and the reprs of its causes."""
+        rendered = "".join(traceback.format_exception(error))
+        self.text(label, f"{error}\n{error!r}\n{rendered}")
+
+    def folder(self, path: Path) -> None:
+        """Remember a folder whose every file (pipelines dir, logs) is scanned, gz included."""
+        self.folders.append(path)
+
+    def leaks(self) -> list[str]:
+        """Where any form of any secret was found; empty when clean."""
+        forms = [form.encode() for secret in self.secrets for form in secret_forms(secret)]
+        found: list[str] = []
+        for label, value in self.texts:
+            encoded = value.encode("utf-8", "replace")
+            found.extend(f"{label}" for form in forms if form in encoded)
+        for folder in self.folders:
+            if not folder.exists():
+                continue
+            for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+                data = _read_maybe_gzip(path)
+                found.extend(str(path) for form in forms if form in data)
+        return sorted(set(found))
+
+    def assert_clean(self) -> None:
+        """Fail naming every place a secret leaked to."""
+        leaks = self.leaks()
+        assert not leaks, f"a sentinel secret leaked into: {leaks}"
+
+
+def _read_maybe_gzip(path: Path) -> bytes:
+    data = path.read_bytes()
+    if data[:2] == b"\x1f\x8b":
+        try:
+            return data + gzip.decompress(data)
+        except (OSError, EOFError):
+            return data
+    return data
+
+
+@pytest.fixture
+def witness() -> Iterator[SecretWitness]:
+    """A secret witness that checks itself when the test ends (also when the test failed)."""
+    seen = SecretWitness()
+    yield seen
+    seen.assert_clean()
+
+
+# --- warehouses and the CLI ------------------------------------------------------------------
+
+WAREHOUSE_KINDS = DESTINATIONS
+"""DuckDB, and PostgreSQL when REFINER_TEST_POSTGRES is set (tests/load's parameters)."""
+
+
+@pytest.fixture(params=[pytest.param("duckdb", id="duckdb")])
+def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Warehouse]:
+    """An empty DuckDB warehouse; tests that name both override the params with WAREHOUSE_KINDS."""
+    with make_warehouse(request.param, tmp_path) as made:
+        yield made
+
+
+@dataclass
+class Workspace:
+    """Where one scenario's CLI runs: its own cwd, pipelines dir, warehouse and environment.
+
+    Every run is a `refiner --debug ...` subprocess with the sentinel key; its stdout and
+    stderr, and when the test ends every file under `root` (pipelines dir with traces and
+    load packages, logs, the DuckDB file), go to the secret witness.
+    """
+
+    root: Path
+    emulator: Emulator
+    warehouse: Warehouse
+    witness: SecretWitness
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pipelines_dir(self) -> Path:
+        """dlt's pipelines folder of the runs (`--pipelines-dir`)."""
+        return self.root / "pipelines"
+
+    def env(self, **settings: Any) -> dict[str, str]:
+        """Subprocess environment: tests/load's load settings, sentinel secrets, fast retries."""
+        base = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("SOURCES__", "DESTINATION__", "LOAD__", "NORMALIZE__"))
+        }
+        merged = {**FAST_LOAD_SETTINGS, **self.settings, **settings}
+        base.update(
+            load_env(
+                self.emulator,
+                self.warehouse,
+                self.pipelines_dir,
+                api_key=SENTINEL_API_KEY,
+                **merged,
+            )
+        )
+        base.update(
+            {
+                "REFINER_WEBHOOK_SECRET": SENTINEL_WEBHOOK_SECRET,
+                "SOURCES__REFINER__WEBHOOK_SECRET": SENTINEL_WEBHOOK_SECRET,
+                "PYTHONPATH": str(REPO),
+            }
+        )
+        return base
+
+    def spawn(self, *args: str, **settings: Any) -> subprocess.Popen[str]:
+        """Start `refiner --debug <args>` in the background; output goes to a scanned file."""
+        log = self.root / f"run-{time.monotonic_ns()}.log"
+        with log.open("w") as handle:
+            process = subprocess.Popen(
+                [*REFINER, "--debug", *args],
+                cwd=self.root,
+                env=self.env(**settings),
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        self.witness.folder(log)
+        return process
+
+    def run(self, *args: str, timeout: float = 90, **settings: Any) -> CliRun:
+        """Run `refiner --debug <args>` to completion and capture its output."""
+        completed = subprocess.run(
+            [*REFINER, "--debug", *args],
+            cwd=self.root,
+            env=self.env(**settings),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        self.witness.text(f"stdout of refiner {' '.join(args)}", completed.stdout)
+        self.witness.text(f"stderr of refiner {' '.join(args)}", completed.stderr)
+        return CliRun(completed.returncode, completed.stdout, completed.stderr)
+
+    def load_args(self, *extra: str) -> list[str]:
+        """`load` with this workspace's warehouse and pipelines dir."""
+        return load_args(self.warehouse, self.pipelines_dir, *extra)
+
+    def load(self, *extra: str, timeout: float = 90, **settings: Any) -> CliRun:
+        """`refiner --debug load ...`; does not judge the exit code."""
+        return self.run(*self.load_args(*extra), timeout=timeout, **settings)
+
+    def load_ok(self, *extra: str, **settings: Any) -> CliRun:
+        """`refiner load` that must exit 0."""
+        run = self.load(*extra, **settings)
+        assert_ok(run)
+        return run
+
+    def spawn_load(self, *extra: str, **settings: Any) -> subprocess.Popen[str]:
+        """`refiner --debug load ...` in the background."""
+        return self.spawn(*self.load_args(*extra), **settings)
+
+    def pipeline_dirs(self) -> list[Path]:
+        """The dlt pipeline working folders under the pipelines dir."""
+        if not self.pipelines_dir.exists():
+            return []
+        return [p for p in self.pipelines_dir.iterdir() if p.is_dir()]
+
+    def packages(self, stage: str) -> list[Path]:
+        """Load packages of one stage: `normalize/extracted`, `load/normalized`, `load/loaded`."""
+        return [
+            package
+            for pipeline in self.pipeline_dirs()
+            if (pipeline / stage).is_dir()
+            for package in (pipeline / stage).iterdir()
+            if package.is_dir()
+        ]
+
+
+# Quick retries for subprocess loads; small pages so every resource spans several pages.
+FAST_LOAD_SETTINGS: dict[str, Any] = {"max_attempts": 4, "timeout_seconds": 5}
+
+
+@pytest.fixture
+def workspace(
+    tmp_path: Path, emulator_sentinel: Emulator, warehouse: Warehouse, witness: SecretWitness
+) -> Iterator[Workspace]:
+    """A workspace whose every file is scanned for secrets when the test ends."""
+    space = Workspace(tmp_path, emulator_sentinel, warehouse, witness)
+    yield space
+    witness.folder(tmp_path)
+
+
+def assert_ok(run: CliRun) -> None:
+    """The run exited 0; otherwise show what it printed."""
+    assert run.code == 0, f"exit {run.code}\n{run.output[-6000:]}"
+
+
+def assert_failed_clearly(run: CliRun, *words: str) -> str:
+    """A non-zero exit whose last stderr line starts with `Error:` and names `words`."""
+    assert run.code != 0, f"exited 0 although it should have failed:\n{run.output[-3000:]}"
+    errors = [line for line in run.stderr.splitlines() if line.startswith("Error:")]
+    assert errors, f"no `Error:` line on stderr:\n{run.stderr[-3000:]}"
+    for word in words:
+        assert word.lower() in errors[-1].lower(), f"{word!r} not in {errors[-1]!r}"
+    return errors[-1]
+
+
+def wait_until(predicate: Callable[[], bool], *, timeout: float, interval: float = 0.01) -> bool:
+    """Poll `predicate` until it holds or `timeout` seconds pass; True when it held."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return bool(predicate())
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    """Make sure a spawned process is gone (SIGKILL it if it still runs)."""
+    if process.poll() is None:
+        process.kill()
+    process.wait(timeout=30)
+
+
+# --- correctness -----------------------------------------------------------------------------
+
+
+def assert_correct(warehouse: Warehouse, emulator: Emulator) -> None:
+    """The warehouse equals the emulator's ground truth (issue 5's definition of correct).
+
+    Same primary keys in every ground-truth table, the same values in responses, answers and
+    contacts, `count(*) = count(distinct pk)` in every data table (child tables by `_dlt_id`),
+    and every `_dlt_load_id` belongs to a completed load.
+    """
+    assert_consistent(warehouse, emulator)
+    assert_no_duplicates_anywhere(warehouse)
+    assert_values_match(warehouse, emulator)
+
+
+def assert_no_duplicates_anywhere(warehouse: Warehouse) -> None:
+    """Every data table, also ones outside the contract (dlt child tables), by its key."""
+    for table in sorted(warehouse.tables()):
+        if table.startswith("_dlt") or table.startswith("refiner_"):
+            continue
+        key = PRIMARY_KEYS.get(table, ("_dlt_id",))
+        names = ", ".join(f'"{name}"' for name in key)
+        total = warehouse.count(table)
+        distinct = warehouse.query(
+            f"select count(*) from (select distinct {names} from {{ds}}.{table}) d"
+        )[0][0]
+        assert total == distinct, f"{table}: {total} rows, {distinct} distinct {key}"
+
+
+RESPONSE_TIMESTAMPS = (
+    "first_shown_at",
+    "last_shown_at",
+    "first_data_reception_at",
+    "last_data_reception_at",
+    "completed_at",
+    "received_at",
+    "dismissed_at",
+)
+CONTACT_TIMESTAMPS = ("first_seen_at", "last_seen_at", "last_form_submission_at")
+
+
+def expected_response_row(response: dict[str, Any]) -> dict[str, Any]:
+    """The `responses` row the contract derives from one API response."""
+    contact = response["contact"]
+    row: dict[str, Any] = {
+        "form_uuid": response["form"]["uuid"],
+        "contact_uuid": contact["uuid"],
+        "contact_email": contact["email"],
+        "show_counter": response["show_counter"],
+        "data": response["data"],
+    }
+    row.update({name: api_instant(response[name]) for name in RESPONSE_TIMESTAMPS})
+    return row
+
+
+def expected_answer_values(response: dict[str, Any]) -> dict[tuple[str, str, int], Any]:
+    """`response_answers` key -> the answer value it must hold."""
+    values: dict[tuple[str, str, int], Any] = {}
+    for question, answer in (response.get("data") or {}).items():
+        elements = answer if isinstance(answer, list) else [answer]
+        for position, value in enumerate(elements):
+            values[(response["uuid"], question, position)] = value
+    return values
+
+
+def assert_values_match(warehouse: Warehouse, emulator: Emulator) -> None:
+    """Responses, answers and contacts hold exactly the ground-truth values."""
+    truth = truth_responses(emulator)
+    rows = {row["uuid"]: row for row in warehouse.rows("responses")}
+    for uuid, response in truth.items():
+        expected = expected_response_row(response)
+        actual = {name: rows[uuid].get(name) for name in expected}
+        assert actual == expected, f"response {uuid}"
+    answers = {
+        (r["response_uuid"], r["question_identifier"], r["position"]): r
+        for r in warehouse.rows("response_answers")
+    }
+    for response in truth.values():
+        for key, value in expected_answer_values(response).items():
+            assert answer_holds(answers[key], value), (key, value, answers[key])
+    contacts = {row["uuid"]: row for row in warehouse.rows("contacts")}
+    for uuid, contact in truth_contacts(emulator).items():
+        row = contacts[uuid]
+        expected = {
+            "email": contact["email"],
+            "display_name": contact["display_name"],
+            "remote_id": contact["remote_id"],
+            "attributes": contact["attributes"],
+            **{name: api_instant(contact[name]) for name in CONTACT_TIMESTAMPS},
+        }
+        assert {name: row.get(name) for name in expected} == expected, f"contact {uuid}"
+
+
+def answer_holds(row: dict[str, Any], value: Any) -> bool:
+    """Whether one `response_answers` row stores `value` in its typed columns."""
+    if value is None:
+        return (row["value_text"], row["value_number"], row["value_bool"]) == (None, None, None)
+    if isinstance(value, bool):
+        return row["value_bool"] is value
+    if isinstance(value, int | float):
+        return row["value_number"] == float(value)
+    return row["value_text"] == value
+
+
+def table_hashes(warehouse: Warehouse, tables: Sequence[str] | None = None) -> dict[str, str]:
+    """A hash per table of its user-visible content (dlt's own columns left out, rows sorted)."""
+    names = tables or sorted(
+        t for t in warehouse.tables() if not t.startswith("_dlt") and t not in SNAPSHOT_TABLES
+    )
+    return {
+        table: hashlib.sha256("\n".join(warehouse.content(table)).encode()).hexdigest()
+        for table in names
+    }
+
+
+def stored_state(warehouse: Warehouse) -> dict[str, Any]:
+    """The newest dlt pipeline state stored in the destination (decoded), or {}."""
+    if "_dlt_pipeline_state" not in warehouse.tables():
+        return {}
+    rows = warehouse.query(
+        "select state from {ds}._dlt_pipeline_state order by _dlt_load_id desc, version desc "
+        "limit 1"
+    )
+    if not rows:
+        return {}
+    from dlt.common.pipeline import TPipelineState
+    from dlt.pipeline.state_sync import decompress_state
+
+    state: TPipelineState = decompress_state(rows[0][0])
+    return dict(state)
+
+
+def response_cursor(state: dict[str, Any]) -> datetime | None:
+    """The responses cursor (`last_data_reception_at` last value) in a pipeline state."""
+    resources = state.get("sources", {}).get("refiner", {}).get("resources", {})
+    incremental = resources.get("responses", {}).get("incremental", {})
+    value = incremental.get("last_data_reception_at", {}).get("last_value")
+    if value is None:
+        return None
+    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def add_responses(emulator: Emulator, count: int, *, at: datetime | None = None) -> list[str]:
+    """Add `count` completed responses (copies of existing answers), newest at `at` or now."""
+    store = emulator.store
+    templates = sorted(truth_responses(emulator).values(), key=lambda r: r["uuid"])
+    contacts = sorted(store.contacts)
+    now = at or emulator.clock.now()
+    return [
+        store.add_response(
+            form_uuid=templates[i % len(templates)]["form"]["uuid"],
+            contact_uuid=contacts[i % len(contacts)],
+            data=templates[i % len(templates)]["data"],
+            at=now - timedelta(seconds=i),
+        )
+        for i in range(count)
+    ]
