@@ -1,7 +1,130 @@
-"""Placeholder until this command group is implemented."""
+"""`refiner load` and `refiner demo`: Refiner into a warehouse, with progress and a summary.
+
+Failures print one line on stderr and exit non-zero (pipelines/cli.py maps errors to codes:
+2 bad input, 3 authentication, 1 anything else). Bad options fail before any request.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 import typer
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from pipelines.load import LoadSummary
+
+
+def load(
+    destination: str = typer.Option(
+        "duckdb", help="Any dlt destination name; PostgreSQL: `postgres` (credentials via dlt)."
+    ),
+    dataset: str = typer.Option("refiner", help="Dataset (schema) to load into."),
+    resources: str | None = typer.Option(
+        None,
+        help="Comma list among contacts, forms, responses, segments, reporting, account_usage.",
+    ),
+    since: str | None = typer.Option(
+        None, help="Backfill responses from this date (YYYY-MM-DD or ISO date-time, UTC)."
+    ),
+    until: str | None = typer.Option(None, help="End of the backfill (exclusive); default now."),
+    reconcile: bool = typer.Option(
+        False, "--reconcile", help="Sweep all contacts and delete those gone from Refiner."
+    ),
+    full_refresh: bool = typer.Option(
+        False, "--full-refresh", help="Drop this source's tables and state, then load all."
+    ),
+    duckdb_path: str | None = typer.Option(
+        None, help="DuckDB file (default: DESTINATION__DUCKDB__CREDENTIALS or ./refiner.duckdb)."
+    ),
+    pipelines_dir: str | None = typer.Option(
+        None, help="Where dlt keeps pipeline state (default: dlt's, ~/.dlt/pipelines)."
+    ),
+    api_key: str | None = typer.Option(
+        None, help="Refiner API key (default: SOURCES__REFINER__API_KEY or .dlt/secrets.toml)."
+    ),
+    base_url: str | None = typer.Option(None, help="API base URL (default from .dlt config)."),
+) -> None:
+    """Load Refiner into the warehouse: incremental by default, backfill with --since."""
+    from pipelines.load import run_load
+
+    summary = _with_progress(
+        lambda progress: run_load(
+            destination=destination,
+            dataset=dataset,
+            resources=resources.split(",") if resources else None,
+            since=since,
+            until=until,
+            reconcile=reconcile,
+            full_refresh=full_refresh,
+            duckdb_path=duckdb_path,
+            pipelines_dir=pipelines_dir,
+            api_key=api_key,
+            base_url=base_url,
+            progress=progress,
+        )
+    )
+    print_summary(summary)
+
+
+def demo(
+    duckdb_path: str = typer.Option("refiner.duckdb", help="DuckDB file to create or update."),
+    contacts: int = typer.Option(600, help="Contacts in the seeded emulator."),
+    responses: int = typer.Option(5000, help="Responses in the seeded emulator."),
+) -> None:
+    """Start a seeded local Refiner emulator, load it into DuckDB, and show example queries."""
+    from pipelines.demo import run_demo
+
+    run_demo(duckdb_path=duckdb_path, contacts=contacts, responses=responses, console=_stdout())
+
+
+def print_summary(summary: LoadSummary, console: Console | None = None) -> None:
+    """The closing table: rows per table, deletions, requests, duration, cursors."""
+    from rich.table import Table
+
+    out = console or _stdout()
+    table = Table(title=f"refiner load -> {summary.destination}:{summary.dataset}")
+    table.add_column("table")
+    table.add_column("rows loaded", justify="right")
+    table.add_column("rows deleted", justify="right")
+    for name in sorted(set(summary.rows) | set(summary.deleted)):
+        deleted = summary.deleted.get(name)
+        table.add_row(name, str(summary.rows.get(name, 0)), str(deleted) if deleted else "")
+    out.print(table)
+    out.print(
+        f"API requests: {summary.requests}   duration: {summary.duration_seconds:.1f} s"
+        + (f"   backfill windows: {summary.backfill_windows}" if summary.backfill_windows else "")
+    )
+    for name, value in summary.cursors.items():
+        out.print(f"cursor {name}: {value}")
+    for name, count in summary.missing_cursor.items():
+        out.print(f"{name}: {count} records without a cursor value (loaded, logged)")
+
+
+def _with_progress(work: Any) -> LoadSummary:
+    """Run `work(progress_callback)` under a rich status line on stderr."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        return work(None)  # type: ignore[no-any-return]
+    with console.status("refiner load: starting") as status:
+
+        def progress(phase: str, stats: Any, requests: int) -> None:
+            rows = ", ".join(f"{t} {n}" for t, n in sorted(stats.rows.items()))
+            status.update(f"refiner load: {phase}; {requests} requests; {rows}")
+
+        return work(progress)  # type: ignore[no-any-return]
+
+
+def _stdout() -> Console:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the root app."""
+    """Add `refiner load` and `refiner demo` to the root app."""
+    app.command("load")(load)
+    app.command("demo")(demo)

@@ -1,0 +1,433 @@
+"""`run_load`: Refiner into a warehouse with the `refiner` dlt source.
+
+One call is one `refiner load`: check the key (so a wrong key or an unreachable API fails
+before the warehouse is touched), run the dlt pipeline, optionally apply reconcile deletions,
+and count what this load wrote, in the destination itself.
+
+- DuckDB gets parquet load files; PostgreSQL gets csv (COPY). Both skip dlt's per-row
+  normalizer because the source yields Arrow tables.
+- `since`/`until` backfill responses in windows of BACKFILL_WINDOW_DAYS, one dlt load per
+  window. The source records the end of each finished window in its state, committed with
+  that window's data, so a rerun of the same command resumes at the failed window.
+- `reconcile` sweeps all contacts; contacts not seen by the sweep are gone from Refiner and
+  are deleted with their attributes, segments, responses and answers, as Refiner does. Run
+  it nightly (or weekly): it reads every contact, while ordinary runs read only recent ones.
+- The pipeline name includes a digest of the destination and dataset, so loads into two
+  warehouses never share state; the state itself is restored from the destination when the
+  local pipeline folder is gone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pipelines.config import make_client, resolve_api_settings
+from pipelines.errors import ConfigError
+
+if TYPE_CHECKING:
+    from dlt import Pipeline
+
+    from sources.refiner import RunStats
+    from sources.refiner.client import RefinerClient
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_DUCKDB_PATH = "refiner.duckdb"
+DEFAULT_DATASET = "refiner"
+BACKFILL_WINDOW_DAYS = 30
+PIPELINE_PREFIX = "refiner"
+
+_JSON_HINT_NOTICE = "when merging arrow schema with dlt schema"
+
+
+@dataclass
+class LoadSummary:
+    """What one `run_load` did. Row counts are read from the destination for this load."""
+
+    destination: str
+    dataset: str
+    pipeline_name: str
+    rows: dict[str, int] = field(default_factory=dict)
+    """Rows per table written by this load (`_dlt_load_id` of this run's loads)."""
+    deleted: dict[str, int] = field(default_factory=dict)
+    """Rows per table removed by --reconcile."""
+    requests: int = 0
+    duration_seconds: float = 0.0
+    cursors: dict[str, Any] = field(default_factory=dict)
+    """New cursor values: responses and contacts last values, reporting's last day."""
+    missing_cursor: dict[str, int] = field(default_factory=dict)
+    """Records per table that had no cursor value (loaded, counted, logged)."""
+    load_ids: list[str] = field(default_factory=list)
+    backfill_windows: int = 0
+
+
+ProgressCallback = Callable[[str, "RunStats", int], None]
+"""Called about twice a second with a phase label, the source's counters and API requests."""
+
+
+def run_load(
+    *,
+    destination: str = "duckdb",
+    dataset: str = DEFAULT_DATASET,
+    resources: Sequence[str] | None = None,
+    since: date | datetime | str | None = None,
+    until: date | datetime | str | None = None,
+    reconcile: bool = False,
+    full_refresh: bool = False,
+    duckdb_path: str | Path | None = None,
+    pipelines_dir: str | Path | None = None,
+    api_key: str | None = None,
+    base_url: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> LoadSummary:
+    """Load Refiner into `destination`/`dataset` and return what this load did.
+
+    `resources` selects among contacts, forms, responses, segments, reporting, account_usage
+    (all by default). `since`/`until` backfill responses in date windows (dates or ISO
+    date-times, UTC); `reconcile` sweeps contacts and deletes what Refiner no longer has;
+    `full_refresh` drops this source's tables and state first. DuckDB writes to `duckdb_path`
+    (else DESTINATION__DUCKDB__CREDENTIALS, else ./refiner.duckdb). Other destinations take
+    their credentials from dlt config, e.g. DESTINATION__POSTGRES__CREDENTIALS.
+
+    Raises ConfigError for bad arguments before any request, the client's AuthError /
+    TransportError / ... when Refiner fails, and dlt's errors when the warehouse fails.
+    """
+    started = time.monotonic()
+    selected = _select_resources(resources)
+    since_at = _parse_bound("--since", since)
+    until_at = _parse_bound("--until", until)
+    if until_at is not None and since_at is None:
+        raise ConfigError("--until needs --since: give the start of the backfill too")
+    if since_at is not None and until_at is not None and until_at <= since_at:
+        raise ConfigError("--until must be later than --since")
+    if since_at is not None and "responses" not in selected:
+        raise ConfigError("--since backfills responses; include responses in --resources")
+
+    settings = resolve_api_settings(api_key, base_url)
+    from sources.refiner import RunStats
+
+    stats = RunStats()
+    client = make_client(settings, max_connections=32)
+    with client:
+        client.verify()
+        pipeline = _pipeline(destination, dataset, duckdb_path, pipelines_dir)
+        summary = LoadSummary(destination, dataset, pipeline.pipeline_name)
+        with _progress(progress, stats, client):
+            if since_at is not None:
+                summary.backfill_windows = _backfill(
+                    pipeline, client, stats, since_at, until_at, full_refresh, summary
+                )
+                full_refresh = False
+            _run(
+                pipeline,
+                _source(client, stats, settings.base_url, reconcile=reconcile),
+                selected,
+                full_refresh,
+                summary,
+            )
+            if reconcile and "contacts" in selected and summary.load_ids:
+                summary.deleted = _delete_unseen_contacts(pipeline, summary.load_ids[-1])
+        summary.rows = _count_rows(pipeline, summary.load_ids)
+        summary.requests = client.stats.requests
+    summary.cursors = _cursors(pipeline)
+    summary.missing_cursor = dict(stats.missing_cursor)
+    for table, count in summary.missing_cursor.items():
+        logger.warning("%s: %d records had no cursor value; loaded without moving it", table, count)
+    summary.duration_seconds = time.monotonic() - started
+    return summary
+
+
+def _select_resources(resources: Sequence[str] | None) -> list[str]:
+    from sources.refiner import RESOURCE_NAMES
+
+    if not resources:
+        return list(RESOURCE_NAMES)
+    names = [name.strip() for name in resources if name.strip()]
+    unknown = sorted(set(names) - set(RESOURCE_NAMES))
+    if unknown:
+        raise ConfigError(
+            f"--resources: unknown {', '.join(unknown)}; choose from {', '.join(RESOURCE_NAMES)}"
+        )
+    return [name for name in RESOURCE_NAMES if name in names]
+
+
+def _parse_bound(option: str, value: date | datetime | str | None) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value.astimezone(UTC) if isinstance(value, datetime) else None
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    from sources.refiner.timestamps import parse_timestamp
+
+    try:
+        return parse_timestamp(value)
+    except ValueError:
+        raise ConfigError(
+            f"{option} {value!r} is not a date; use YYYY-MM-DD or an ISO 8601 date-time"
+        ) from None
+
+
+def _pipeline(
+    destination: str,
+    dataset: str,
+    duckdb_path: str | Path | None,
+    pipelines_dir: str | Path | None,
+) -> Pipeline:
+    import dlt
+
+    _quiet_json_hint_notice()
+    if destination == "duckdb":
+        configured = duckdb_path or dlt.config.get("destination.duckdb.credentials")
+        location = str(Path(str(configured or DEFAULT_DUCKDB_PATH)).resolve())
+        target: Any = dlt.destinations.duckdb(credentials=location)
+    else:
+        target = destination
+        location = _credentials_identity(destination)
+    digest = hashlib.sha1(f"{destination}|{location}|{dataset}".encode()).hexdigest()[:10]
+    options: dict[str, Any] = {"pipelines_dir": str(pipelines_dir)} if pipelines_dir else {}
+    return dlt.pipeline(
+        pipeline_name=f"{PIPELINE_PREFIX}_{destination}_{digest}",
+        destination=target,
+        dataset_name=dataset,
+        **options,
+    )
+
+
+def _credentials_identity(destination: str) -> str:
+    """A password-free description of where `destination` writes, for the pipeline name."""
+    from urllib.parse import urlsplit
+
+    import dlt
+
+    credentials: Any = dlt.secrets.get(f"destination.{destination}.credentials")
+    if isinstance(credentials, str):
+        parts = urlsplit(credentials)
+        return f"{parts.scheme}://{parts.username}@{parts.hostname}:{parts.port}{parts.path}"
+    if isinstance(credentials, dict):
+        names = ("host", "port", "database", "username")
+        return "/".join(str(credentials.get(name, "")) for name in names)
+    return ""
+
+
+def _source(
+    client: RefinerClient,
+    stats: RunStats,
+    base_url: str,
+    *,
+    reconcile: bool = False,
+    responses_since: datetime | None = None,
+    responses_until: datetime | None = None,
+) -> Any:
+    from sources.refiner import refiner
+
+    return refiner(
+        api_key="unused-the-client-is-shared",
+        base_url=base_url,
+        client=client,
+        stats=stats,
+        reconcile=reconcile,
+        responses_since=responses_since,
+        responses_until=responses_until,
+    )
+
+
+def _run(
+    pipeline: Pipeline,
+    source: Any,
+    selected: Sequence[str],
+    full_refresh: bool,
+    summary: LoadSummary,
+) -> None:
+    from dlt.pipeline.exceptions import PipelineStepFailed
+
+    _enable_dlt_columns()
+    file_format: Literal["parquet", "csv"] = (
+        "csv" if summary.destination == "postgres" else "parquet"
+    )
+    options: dict[str, Any] = {"refresh": "drop_sources"} if full_refresh else {}
+    try:
+        info = pipeline.run(
+            source.with_resources(*selected), loader_file_format=file_format, **options
+        )
+    except PipelineStepFailed as failed:
+        raise _root_cause(failed) from None
+    info.raise_on_failed_jobs()
+    summary.load_ids.extend(info.loads_ids)
+
+
+def _root_cause(failed: BaseException) -> BaseException:
+    """The Refiner or warehouse error under dlt's step wrappers, so the CLI maps exit codes."""
+    from sources.refiner.errors import RefinerError
+
+    error: BaseException | None = failed
+    while error is not None:
+        if isinstance(error, RefinerError | ConfigError):
+            return error
+        error = error.__cause__ or error.__context__
+    return failed
+
+
+def _backfill(
+    pipeline: Pipeline,
+    client: RefinerClient,
+    stats: RunStats,
+    since: datetime,
+    until: datetime | None,
+    full_refresh: bool,
+    summary: LoadSummary,
+) -> int:
+    """Load responses window by window; resume after the last window a previous run finished."""
+    from sources.refiner.windows import split_days
+
+    end = until or datetime.now(UTC)
+    windows = split_days(since, end, BACKFILL_WINDOW_DAYS)
+    if not full_refresh:
+        pipeline.sync_destination()
+        through = _backfill_through(pipeline)
+        if through in {stop for _, stop in windows}:
+            windows = [window for window in windows if window[1] > through]
+    for index, (start, stop) in enumerate(windows):
+        source = _source(
+            client, stats, client.base_url, responses_since=start, responses_until=stop
+        )
+        _run(pipeline, source, ["responses"], full_refresh and index == 0, summary)
+    return len(windows)
+
+
+def _backfill_through(pipeline: Pipeline) -> datetime | None:
+    """End of the last backfill window whose data was loaded (saved by the source with it)."""
+    sources = pipeline.state.get("sources", {})
+    record = sources.get("refiner", {}).get("backfill") or {}
+    through = record.get("through") if isinstance(record, dict) else None
+    return datetime.fromisoformat(through) if isinstance(through, str) else None
+
+
+def _delete_unseen_contacts(pipeline: Pipeline, load_id: str) -> dict[str, int]:
+    """After a full contacts sweep: delete contacts the sweep did not see, and their data."""
+    deleted: dict[str, int] = {}
+    with pipeline.sql_client() as client:
+        contacts = client.make_qualified_table_name("contacts")
+        gone = f"select uuid from {contacts} where _dlt_load_id <> %s"
+        responses = client.make_qualified_table_name("responses")
+        statements = {
+            "response_answers": (
+                "response_uuid in (select uuid from {responses} where contact_uuid in ({gone}))"
+                " or contact_uuid in ({gone})"
+            ),
+            "responses": "contact_uuid in ({gone})",
+            "contact_attributes": "contact_uuid in ({gone})",
+            "contact_segments": "contact_uuid in ({gone})",
+            "contacts": "_dlt_load_id <> %s",
+        }
+        existing = _existing_tables(pipeline)
+        with client.begin_transaction():
+            for table, condition in statements.items():
+                if table not in existing:
+                    continue
+                where = condition.format(responses=responses, gone=gone)
+                params = [load_id] * where.count("%s")
+                qualified = client.make_qualified_table_name(table)
+                rows = client.execute_sql(
+                    f"select count(*) from {qualified} where {where}", *params
+                )
+                deleted[table] = int(rows[0][0]) if rows else 0
+                if deleted[table]:
+                    client.execute_sql(f"delete from {qualified} where {where}", *params)
+    return deleted
+
+
+def _existing_tables(pipeline: Pipeline) -> set[str]:
+    schema = pipeline.default_schema
+    return {name for name, table in schema.tables.items() if table.get("columns")}
+
+
+def _count_rows(pipeline: Pipeline, load_ids: Sequence[str]) -> dict[str, int]:
+    """Rows per data table that carry one of `load_ids`, counted in the destination."""
+    if not load_ids:
+        return {}
+    from sources.refiner import TABLES_BY_RESOURCE
+
+    known = [t for tables in TABLES_BY_RESOURCE.values() for t in tables]
+    existing = _existing_tables(pipeline)
+    placeholders = ", ".join(["%s"] * len(load_ids))
+    counts: dict[str, int] = {}
+    with pipeline.sql_client() as client:
+        for table in known:
+            if table not in existing:
+                continue
+            qualified = client.make_qualified_table_name(table)
+            rows = client.execute_sql(
+                f"select count(*) from {qualified} where _dlt_load_id in ({placeholders})",
+                *load_ids,
+            )
+            counts[table] = int(rows[0][0]) if rows else 0
+    return counts
+
+
+def _cursors(pipeline: Pipeline) -> dict[str, Any]:
+    resources = pipeline.state.get("sources", {}).get("refiner", {}).get("resources", {})
+    cursors: dict[str, Any] = {}
+    for resource, column in (("responses", "last_data_reception_at"), ("contacts", "last_seen_at")):
+        incremental = resources.get(resource, {}).get("incremental", {}).get(column, {})
+        if incremental.get("last_value") is not None:
+            cursors[f"{resource}.{column}"] = incremental["last_value"]
+    last_day = resources.get("reporting", {}).get("last_day")
+    if last_day:
+        cursors["reporting.last_day"] = last_day
+    return cursors
+
+
+def _enable_dlt_columns() -> None:
+    """Arrow tables get `_dlt_load_id` and `_dlt_id` like JSON rows (the warehouse contract)."""
+    import dlt
+
+    dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
+    dlt.config["normalize.parquet_normalizer.add_dlt_id"] = True
+
+
+def _quiet_json_hint_notice() -> None:
+    """dlt warns that JSON text columns differ from their `json` hint; that is by design."""
+    dlt_logger = logging.getLogger("dlt")
+    if not any(isinstance(f, _DropJsonHintNotice) for f in dlt_logger.filters):
+        dlt_logger.addFilter(_DropJsonHintNotice())
+
+
+class _DropJsonHintNotice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return _JSON_HINT_NOTICE not in record.getMessage()
+
+
+class _progress:
+    """Calls `callback` from a background thread while a load runs."""
+
+    def __init__(
+        self, callback: ProgressCallback | None, stats: RunStats, client: RefinerClient
+    ) -> None:
+        self._callback = callback
+        self._stats = stats
+        self._client = client
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> _progress:
+        if self._callback is not None:
+            self._thread = threading.Thread(target=self._tick, daemon=True, name="load-progress")
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _tick(self) -> None:
+        assert self._callback is not None
+        while not self._stop.wait(0.5):
+            self._callback("loading", self._stats, self._client.stats.requests)
