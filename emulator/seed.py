@@ -180,6 +180,7 @@ EVENTS = ("Upgraded plan", "Exported report", "Invited teammate", "Created dashb
 TAG_NAMES = ("bug 🐞", "pricing", "feature-request", "onboarding", "سعر")
 NPS_WEIGHTS = (3, 2, 2, 3, 3, 5, 7, 12, 18, 22, 23)
 SCALE_WEIGHTS = (6, 8, 16, 35, 35)
+ANSWER_POOL = 4096
 
 
 @dataclass(frozen=True)
@@ -221,16 +222,30 @@ class _Generator:
         self.end = config.end_timestamp()
         self.start = self.end - max(config.days, 1) * DAY
 
+        self._salt = self.rng.getrandbits(64) | 1
+        self._counter = 0
+        self._node = f"{self.rng.getrandbits(44):011x}"
+
     def uuid(self) -> str:
-        return make_uuid(self.rng)
+        """Unique per generator (a bijective mix of a counter), v1-looking, with one node id."""
+        self._counter += 1
+        mixed = (self._counter * 0x9E3779B97F4A7C15 ^ self._salt) & 0xFFFFFFFFFFFFFFFF
+        mixed = (mixed * self._salt) & 0xFFFFFFFFFFFFFFFF
+        return (
+            f"{mixed >> 32:08x}-{(mixed >> 16) & 0xFFFF:04x}-11ee-"
+            f"8{(mixed >> 4) & 0xFFF:03x}-{mixed & 0xF:x}{self._node}"
+        )
+
+    def below(self, n: int) -> int:
+        """Uniform integer in [0, n) (cheaper than randrange)."""
+        return int(self.rng.random() * n)
 
     def accounts(self) -> list[Account]:
-        rng = self.rng
         result = []
         for index in range(self.config.accounts):
             company = COMPANIES[index % len(COMPANIES)]
             name = company if index < len(COMPANIES) else f"{company} {index // len(COMPANIES) + 1}"
-            first = self.start - rng.randrange(30 * DAY, 400 * DAY)
+            first = self.start - (30 * DAY + self.below(370 * DAY))
             result.append(
                 Account(
                     uuid=self.uuid(),
@@ -241,7 +256,7 @@ class _Generator:
                     last_seen_at=first,
                     attributes={
                         "industry": INDUSTRIES[index % len(INDUSTRIES)],
-                        "employees": rng.randrange(5, 5000),
+                        "employees": 5 + self.below(4995),
                         "tier": ("smb", "mid-market", "enterprise")[index % 3],
                     },
                 )
@@ -262,22 +277,20 @@ class _Generator:
                 None
                 if kind == 5
                 else (
-                    f"{FIRST_NAMES[rng.randrange(len(FIRST_NAMES))]} "
-                    f"{LAST_NAMES[rng.randrange(len(LAST_NAMES))]}"
+                    f"{FIRST_NAMES[self.below(len(FIRST_NAMES))]} "
+                    f"{LAST_NAMES[self.below(len(LAST_NAMES))]}"
                 )
             )
             traits: dict[str, Any] = {
-                "plan": PLANS[rng.randrange(len(PLANS))],
-                "seats": rng.randrange(1, 250),
+                "plan": PLANS[self.below(len(PLANS))],
+                "seats": 1 + self.below(249),
                 "mrr": round(random_() * 2000, 2),
                 "is_beta": random_() < 0.3,
-                "signed_up_at": iso_z(first - rng.randrange(0, 30 * DAY)),
+                "signed_up_at": iso_z(first - self.below(30 * DAY)),
             }
             if kind != 1:
-                traits["country"] = COUNTRIES[rng.randrange(len(COUNTRIES))]
-            account = (
-                accounts[rng.randrange(len(accounts))] if accounts and random_() < 0.75 else None
-            )
+                traits["country"] = COUNTRIES[self.below(len(COUNTRIES))]
+            account = accounts[self.below(len(accounts))] if accounts and random_() < 0.75 else None
             if account is not None:
                 account.first_seen_at = min(account.first_seen_at, first)
             result.append(
@@ -299,7 +312,6 @@ class _Generator:
         return result
 
     def forms(self) -> list[Form]:
-        rng = self.rng
         count = self.config.forms
         result = []
         for index in range(count):
@@ -309,10 +321,10 @@ class _Generator:
                 if index < len(FORM_TEMPLATES)
                 else (f"{template_name} #{index // len(FORM_TEMPLATES) + 1}")
             )
-            created = self.start - rng.randrange(10 * DAY, 200 * DAY)
+            created = self.start - (10 * DAY + self.below(190 * DAY))
             draft = count >= 3 and index == count - 2
             archived = count >= 3 and index == count - 1
-            published = None if draft else created + rng.randrange(DAY, 5 * DAY)
+            published = None if draft else created + (DAY + self.below(4 * DAY))
             archived_at = self.end - 10 * DAY if archived else None
             form = Form(
                 uuid=self.uuid(),
@@ -345,7 +357,7 @@ class _Generator:
             )
             result.append(
                 Segment(
-                    self.uuid(), name, index % 2 == 1, self.start - rng.randrange(DAY, 90 * DAY)
+                    self.uuid(), name, index % 2 == 1, self.start - (DAY + self.below(89 * DAY))
                 )
             )
         random_ = rng.random
@@ -356,67 +368,80 @@ class _Generator:
                     person.segments[segment.uuid] = low + int(random_() * max(self.end - low, 1))
         return result
 
+    def answer_pool(self, form: Form) -> tuple[tuple[Any, ...], ...]:
+        """ANSWER_POOL complete answer tuples for a form, drawn with realistic weights."""
+        random_ = self.rng.random
+        nps_pool = _weighted(range(11), NPS_WEIGHTS)
+        scale_pool = _weighted(range(1, 6), SCALE_WEIGHTS)
+        pool = []
+        for _ in range(ANSWER_POOL):
+            answers: list[Any] = []
+            for question in form.questions:
+                kind = question.type
+                if kind == "nps":
+                    answers.append(nps_pool[int(random_() * len(nps_pool))])
+                elif kind in ("csat", "rating"):
+                    answers.append(scale_pool[int(random_() * len(scale_pool))])
+                elif kind == "multiple_choice" and question.options:
+                    choices = _subsets(question.options)
+                    answers.append(choices[int(random_() * len(choices))])
+                elif kind == "yes_no":
+                    answers.append(random_() < 0.6)
+                else:
+                    answers.append(TEXTS[int(random_() * len(TEXTS))])
+            pool.append(tuple(answers))
+        return tuple(pool)
+
     def responses(
         self, contacts: list[Contact], forms: list[Form], tags: list[Tag]
     ) -> list[Response]:
+        """Views and responses; one 64-bit draw per row picks its shape (hot loop at 1M)."""
         live = [form for form in forms if form.published_at is not None]
         if not contacts or not live:
             return []
-        rng = self.rng
-        random_ = rng.random
-        nps_pool = _weighted(range(11), NPS_WEIGHTS)
-        scale_pool = _weighted(range(1, 6), SCALE_WEIGHTS)
-        choice_pools = {
-            q.id: _subsets(q.options) for form in live for q in form.questions if q.options
-        }
+        random_ = self.rng.random
+        bits = self.rng.getrandbits
+        pools = [self.answer_pool(form) for form in live]
+        partials = [tuple((answers[0],) for answers in pool) for pool in pools]
+        partial_keys = [form.keys[:1] for form in live]
         tag_pool = tuple((tag,) for tag in tags) + tuple(itertools.pairwise(tags))
-        partial_keys = {form.uuid: form.keys[:1] for form in live}
+        n_tags = len(tag_pool)
         empty: tuple[Any, ...] = ()
         end, start = self.end, self.start
         n_contacts, n_forms = len(contacts), len(live)
+        uuid = self.uuid
         result = []
+        append = result.append
         for _ in range(self.config.responses):
             person = contacts[int(random_() * n_contacts)]
-            form = live[int(random_() * n_forms)]
-            low = max(start, person.first_seen_at)
+            which = int(random_() * n_forms)
+            form = live[which]
+            low = person.first_seen_at if person.first_seen_at > start else start
             high = form.archived_at or end
             if low >= high:
                 low = start
             shown = low + int(random_() * (high - low))
-            counter = 1 if random_() < 0.8 else 2 + int(random_() * 3)
-            first_shown = shown - int(random_() * DAY * (counter - 1))
-            roll = random_()
-            first_data = last_data = completed = received = dismissed = None
-            keys = values = empty
-            tagged = empty
-            if roll < 0.8:
-                first_data = shown + 5 + int(random_() * 55)
-                received = last_data = first_data + int(random_() * 120)
-                answers: list[Any] = []
-                for question in form.questions:
-                    kind = question.type
-                    if kind == "nps":
-                        answers.append(nps_pool[int(random_() * len(nps_pool))])
-                    elif kind in ("csat", "rating"):
-                        answers.append(scale_pool[int(random_() * len(scale_pool))])
-                    elif kind == "multiple_choice":
-                        pool = choice_pools[question.id]
-                        answers.append(pool[int(random_() * len(pool))])
-                    elif kind == "yes_no":
-                        answers.append(random_() < 0.6)
-                    else:
-                        answers.append(TEXTS[int(random_() * len(TEXTS))])
-                if roll < 0.68:
+            draw = bits(64)
+            roll = draw & 0xFF  # 0..255: shape of the row
+            counter = 1 if (draw >> 8) & 0x7 else 2 + ((draw >> 11) & 0x3)
+            first_shown = shown - ((draw >> 13) & 0xFFFF) * (counter - 1)
+            answer_index = (draw >> 29) % ANSWER_POOL
+            first_data = last_data = completed = dismissed = None
+            keys = values = tagged = empty
+            if roll < 205:  # 80% answered
+                first_data = shown + 5 + ((draw >> 40) & 0x3F)
+                last_data = first_data + ((draw >> 46) & 0x7F)
+                if roll < 174:  # 68% completed
                     completed = last_data
-                    keys, values = form.keys, tuple(answers)
-                    if tag_pool and random_() < 0.1:
-                        tagged = tag_pool[int(random_() * len(tag_pool))]
+                    keys, values = form.keys, pools[which][answer_index]
+                    if n_tags and (draw >> 53) & 0xF == 0:
+                        tagged = tag_pool[(draw >> 57) % n_tags]
                 else:
-                    keys, values = partial_keys[form.uuid], (answers[0],)
-            elif roll < 0.9:
-                dismissed = shown + 3 + int(random_() * 27)
+                    keys, values = partial_keys[which], partials[which][answer_index]
+            elif roll < 230:  # 10% dismissed, the rest seen only
+                dismissed = shown + 3 + ((draw >> 40) & 0x1F)
             response = Response(
-                self.uuid(),
+                uuid(),
                 form,
                 person,
                 first_shown,
@@ -425,7 +450,7 @@ class _Generator:
                 first_data,
                 last_data,
                 completed,
-                received,
+                last_data,
                 dismissed,
                 keys,
                 values,
@@ -438,7 +463,7 @@ class _Generator:
                 person.last_form_submission_at is None or completed > person.last_form_submission_at
             ):
                 person.last_form_submission_at = completed
-            result.append(response)
+            append(response)
         return result
 
     def events(self, contacts: list[Contact]) -> list[Event]:
@@ -447,9 +472,7 @@ class _Generator:
         for person in contacts:
             if rng.random() < 0.2:
                 at = person.first_seen_at + int(rng.random() * (self.end - person.first_seen_at))
-                result.append(
-                    Event(self.uuid(), person.uuid, EVENTS[rng.randrange(len(EVENTS))], at)
-                )
+                result.append(Event(self.uuid(), person.uuid, EVENTS[self.below(len(EVENTS))], at))
                 person.last_tracking_event_at = at
                 person.last_seen_at = max(person.last_seen_at, at)
         return result

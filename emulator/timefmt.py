@@ -22,27 +22,28 @@ def _day(days: int) -> str:
     return text
 
 
-def _split(ts: int) -> tuple[str, int, int, int]:
-    days, rem = divmod(ts, 86400)
-    hours, rem = divmod(rem, 3600)
-    minutes, seconds = divmod(rem, 60)
-    return _day(days), hours, minutes, seconds
+def _clock_faces() -> list[str]:
+    return [f"{h:02d}:{m:02d}:{s:02d}" for h in range(24) for m in range(60) for s in range(60)]
+
+
+# "HH:MM:SS" for every second of a day: formatting is two lookups on the serving hot path.
+_HMS = _clock_faces()
 
 
 def iso_z(ts: int | None) -> str | None:
     """`2024-05-20T17:02:11.000000Z` (contacts, accounts, forms), or None."""
     if ts is None:
         return None
-    day, h, m, s = _split(ts)
-    return f"{day}T{h:02d}:{m:02d}:{s:02d}.000000Z"
+    days, second = divmod(ts, 86400)
+    return f"{_DAY_CACHE.get(days) or _day(days)}T{_HMS[second]}.000000Z"
 
 
 def plain(ts: int | None) -> str | None:
     """`2024-05-20 17:02:11` (responses, report ranges), or None."""
     if ts is None:
         return None
-    day, h, m, s = _split(ts)
-    return f"{day} {h:02d}:{m:02d}:{s:02d}"
+    days, second = divmod(ts, 86400)
+    return f"{_DAY_CACHE.get(days) or _day(days)} {_HMS[second]}"
 
 
 def to_datetime(ts: int | float) -> datetime:
