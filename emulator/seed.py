@@ -410,7 +410,7 @@ class _Generator:
         end, start = self.end, self.start
         n_contacts, n_forms = len(contacts), len(live)
         uuid = self.uuid
-        result = []
+        result: list[Response] = []
         append = result.append
         for _ in range(self.config.responses):
             person = contacts[int(random_() * n_contacts)]
