@@ -1,0 +1,82 @@
+"""`refiner demo`: a seeded local emulator, loaded into DuckDB, then three example queries.
+
+Steps: start the emulator in-process on a free loopback port, run `run_load` against it into
+`duckdb_path`, print the load summary, then (transform step, appended by the dbt work in
+pipelines/transform.py) and finally the example queries with their results.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+DEMO_SEED = 7
+DATASET = "refiner"
+
+EXAMPLE_QUERIES: dict[str, str] = {
+    "Responses per form": (
+        "select form_name, count(*) as responses from {ds}.responses "
+        "group by form_name order by responses desc"
+    ),
+    "NPS per form (score 0-10 answers; nps = % promoters - % detractors)": (
+        "select r.form_name, count(*) as answers, round(100.0 * ("
+        "sum(case when a.value_number >= 9 then 1 else 0 end) - "
+        "sum(case when a.value_number <= 6 then 1 else 0 end)) / count(*), 1) as nps "
+        "from {ds}.response_answers a join {ds}.responses r on r.uuid = a.response_uuid "
+        "where a.question_identifier like '%nps%' or a.question_identifier like '%recommend%' "
+        "group by r.form_name order by nps desc"
+    ),
+    "Most common answers": (
+        "select question_identifier, value_text, count(*) as answers "
+        "from {ds}.response_answers where value_text is not null "
+        "group by question_identifier, value_text order by answers desc limit 10"
+    ),
+}
+
+
+def run_demo(
+    *,
+    duckdb_path: str = "refiner.duckdb",
+    contacts: int = 600,
+    responses: int = 5000,
+    console: Console,
+) -> None:
+    """Serve a seeded emulator, load it into `duckdb_path`, print the summary and queries."""
+    from emulator import DEFAULT_API_KEY, Emulator, SeedConfig
+    from pipelines.load import run_load
+    from pipelines.load_cli import print_summary
+
+    seed = SeedConfig(seed=DEMO_SEED, contacts=contacts, responses=responses)
+    with Emulator(seed=seed) as emulator, tempfile.TemporaryDirectory() as pipelines:
+        console.print(f"Emulator serving {emulator.base_url} ({responses} responses)")
+        summary = run_load(
+            destination="duckdb",
+            dataset=DATASET,
+            duckdb_path=duckdb_path,
+            pipelines_dir=pipelines,
+            api_key=DEFAULT_API_KEY,
+            base_url=emulator.base_url,
+        )
+    print_summary(summary, console)
+    # The dbt transform step (pipelines/transform.py `run_transform`) goes here.
+    print_examples(Path(duckdb_path), console)
+
+
+def print_examples(duckdb_path: Path, console: Console) -> None:
+    """Run EXAMPLE_QUERIES on the loaded file and print each result as a table."""
+    import duckdb
+    from rich.table import Table
+
+    with duckdb.connect(str(duckdb_path), read_only=True) as connection:
+        for title, sql in EXAMPLE_QUERIES.items():
+            cursor = connection.execute(sql.replace("{ds}", DATASET))
+            table = Table(title=title)
+            for column in cursor.description or ():
+                table.add_column(str(column[0]))
+            for row in cursor.fetchall():
+                table.add_row(*("" if value is None else str(value) for value in row))
+            console.print(table)
