@@ -1,0 +1,225 @@
+"""Retries, error mapping, secret hygiene and rate limiting over real HTTP, with the
+emulator's fault injection. The request log is the witness of what the client sent."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from emulator import Emulator
+from sources.refiner.errors import (
+    AuthError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+    ValidationError,
+)
+from sources.refiner.ratelimit import TokenBucket
+from tests.client.conftest import MakeClient
+
+SENTINEL_KEY = "0f1e2d3c-4b5a-11ee-8000-53c4e7ce75e1"  # well-formed, unknown to the emulator
+
+
+def logged(emulator: Emulator, path: str) -> list[Any]:
+    return [entry for entry in emulator.request_log.entries() if entry.path == path]
+
+
+def test_429_three_times_honours_retry_after(emulator: Emulator, make_client: MakeClient) -> None:
+    client = make_client(emulator)
+    emulator.faults.add("status", status=429, retry_after=1, times=3, path="/account")
+    assert client.get_account_info().subscription.plan
+    sent = logged(emulator, "/account")
+    assert [entry.status for entry in sent] == [429, 429, 429, 200]
+    gaps = [later.at - earlier.at for earlier, later in itertools.pairwise(sent)]
+    assert all(gap >= 1.0 for gap in gaps), gaps
+    assert client.stats.retries == 3
+
+
+def test_429_forever_fails_after_the_configured_attempts(
+    emulator: Emulator, make_client: MakeClient
+) -> None:
+    client = make_client(emulator, max_attempts=3)
+    emulator.faults.add("status", status=429, retry_after=0.1, times=None, path="/segments")
+    with pytest.raises(RateLimitedError, match="gave up after 3 attempts") as raised:
+        list(client.get_segments())
+    assert raised.value.status == 429 and raised.value.retry_after == pytest.approx(0.1)
+    assert len(logged(emulator, "/segments")) == 3
+
+
+def test_503_and_429_mid_pagination_lose_nothing(
+    emulator: Emulator, make_client: MakeClient
+) -> None:
+    client = make_client(emulator)
+    emulator.faults.add("status", status=503, times=2, skip=1, path="/contacts")
+    emulator.faults.add("status", status=429, retry_after=0.2, times=1, skip=3, path="/contacts")
+    got = [contact.uuid for contact in client.get_contacts(page_length=10)]
+    assert len(got) == len(set(got)) == len(emulator.store.contacts)
+    statuses = [entry.status for entry in logged(emulator, "/contacts")]
+    assert statuses.count(503) == 2 and statuses.count(429) == 1
+    assert client.stats.retries == 3
+
+
+def test_background_error_share(emulator: Emulator, make_client: MakeClient) -> None:
+    client = make_client(emulator)
+    emulator.faults.configure(error_rate=0.2, error_statuses=[500, 503])
+    got = {response.uuid for response in client.get_responses(include="all", page_length=25)}
+    assert got == set(emulator.store.responses)
+    assert any(entry.status in (500, 503) for entry in logged(emulator, "/responses"))
+
+
+def test_permanent_500_is_a_server_error_after_max_attempts(
+    emulator: Emulator, make_client: MakeClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = make_client(emulator, max_attempts=4)
+    emulator.faults.add("status", status=500, times=None, path="/reporting")
+    with pytest.raises(ServerError, match="gave up after 4 attempts") as raised:
+        client.get_reporting("nps")
+    assert raised.value.status == 500
+    assert len(logged(emulator, "/reporting")) == 4
+    retries = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(retries) == 3 and "/v1/reporting?type=nps" in retries[0].getMessage()
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"kind": "status", "status": 500},
+        {"kind": "status", "status": 502},
+        {"kind": "status", "status": 503},
+        {"kind": "status", "status": 504},
+        {"kind": "reset"},
+        {"kind": "drop"},
+        {"kind": "truncate"},
+        {"kind": "malformed"},
+        {"kind": "html"},
+        {"kind": "items_missing"},
+        {"kind": "items_not_list"},
+        {"kind": "delay", "delay": 1.0},
+    ],
+    ids=lambda fault: "-".join(str(v) for v in fault.values()),
+)
+def test_one_fault_on_a_page_is_retried(
+    emulator: Emulator, make_client: MakeClient, fault: dict[str, Any]
+) -> None:
+    client = make_client(emulator, timeout=0.5)
+    emulator.faults.add(**fault, times=1, skip=2, path="/responses")
+    got = [response.uuid for response in client.get_responses(include="all", page_length=50)]
+    assert len(got) == len(set(got)) == len(emulator.store.responses)
+    assert client.stats.retries == 1
+
+
+@pytest.mark.parametrize(
+    ("kind", "error"),
+    [
+        ("html", ServerError),
+        ("items_missing", ServerError),
+        ("items_not_list", ServerError),
+        ("malformed", ServerError),
+        ("reset", TransportError),
+    ],
+)
+def test_a_permanently_broken_page_fails_clearly(
+    emulator: Emulator, make_client: MakeClient, kind: str, error: type[Exception]
+) -> None:
+    client = make_client(emulator, max_attempts=3)
+    emulator.faults.add(kind, times=None, path="/responses")
+    with pytest.raises(error, match="gave up after 3 attempts"):
+        list(client.get_responses())
+    assert len(logged(emulator, "/responses")) == 3
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("empty_page", "empty page that still has a next_page_cursor"),
+        ("repeat_cursor", "sent before"),
+    ],
+)
+def test_inconsistent_cursors_stop_instead_of_looping(
+    emulator: Emulator, make_client: MakeClient, kind: str, message: str
+) -> None:
+    client = make_client(emulator)
+    emulator.faults.add(kind, times=None, path="/responses")
+    with pytest.raises(ServerError, match=message):
+        list(client.get_responses(include="all", page_length=50))
+    assert len(logged(emulator, "/responses")) <= 2
+
+
+@pytest.mark.parametrize(
+    ("key", "status"),
+    [(SENTINEL_KEY, 404), ("not-a-key!", 401), ("your-refiner-api-key", 401)],
+    ids=["unknown", "malformed", "placeholder"],
+)
+def test_wrong_key_is_an_auth_error_without_retries_or_leaks(
+    emulator: Emulator,
+    make_client: MakeClient,
+    caplog: pytest.LogCaptureFixture,
+    key: str,
+    status: int,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    client = make_client(emulator, api_key=key)
+    with pytest.raises(AuthError) as raised:
+        client.verify()
+    assert raised.value.status == status
+    assert "Authentication failed" in str(raised.value)
+    assert len(emulator.request_log.entries()) == 1
+    for text in (str(raised.value), repr(raised.value), repr(client), caplog.text):
+        assert key not in text
+
+
+def test_invalid_input_never_reaches_the_server(
+    emulator: Emulator, make_client: MakeClient
+) -> None:
+    client = make_client(emulator)
+    attempts = [
+        lambda: client.get_contact(),
+        lambda: client.delete_contact(),
+        lambda: client.get_reporting("bogus"),  # type: ignore[arg-type]
+        lambda: list(client.get_contacts(page_length=1001)),
+        lambda: list(client.get_forms(list="gone")),  # type: ignore[arg-type]
+        lambda: list(client.get_responses(include="everything")),  # type: ignore[arg-type]
+        lambda: client.track_event("Signed up"),
+        lambda: client.update_contact(traits={"plan": "pro"}),
+        lambda: client.update_contact(id="u1", traits={"bio": "x" * 256}),
+    ]
+    for attempt in attempts:
+        with pytest.raises(ValidationError):
+            attempt()
+    assert emulator.request_log.entries() == []
+
+
+def test_burst_of_500_calls_stays_under_the_configured_rate(
+    emulator: Emulator, make_client: MakeClient
+) -> None:
+    rate_per_minute = 3000.0  # 50 requests per second
+    client = make_client(emulator, requests_per_minute=rate_per_minute)
+    burst = client.rate_limiter.burst
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda _: client.verify(), range(500)))
+    stamps = sorted(entry.at for entry in emulator.request_log.entries())
+    assert len(stamps) == 500
+    per_second = rate_per_minute / 60
+    # Over the whole burst: no faster than the rate, beyond the initial bucket.
+    assert stamps[-1] - stamps[0] >= (500 - burst) / per_second * 0.98
+    # In every two-second window: at most the rate plus the bucket, plus a tolerance of 0.2 s
+    # of traffic for requests that left on time but reached the server late (thread wake-up).
+    busiest = max(
+        sum(1 for stamp in stamps[i:] if stamp - start < 2.0) for i, start in enumerate(stamps)
+    )
+    assert busiest <= 2 * per_second + burst + 0.2 * per_second, busiest
+
+
+def test_a_shared_limiter_paces_two_clients(emulator: Emulator, make_client: MakeClient) -> None:
+    shared = TokenBucket(1200, burst=1)  # 20 per second
+    first = make_client(emulator, rate_limiter=shared)
+    second = make_client(emulator, rate_limiter=shared)
+    for _ in range(10):
+        first.verify()
+        second.verify()
+    stamps = [entry.at for entry in emulator.request_log.entries()]
+    assert stamps[-1] - stamps[0] >= 19 / 20 * 0.98
