@@ -275,6 +275,10 @@ class ContactTables:
     attributes: pa.Table
     segments: pa.Table
     missing_cursor: int
+    attribute_rows: pa.Array
+    """For each `attributes` row, the index of its contact in `contacts`."""
+    segment_rows: pa.Array
+    """For each `segments` row, the index of its contact in `contacts`."""
 
 
 def reshape_contacts(items: Sequence[dict[str, Any]]) -> ContactTables:
@@ -297,16 +301,21 @@ def reshape_contacts(items: Sequence[dict[str, Any]]) -> ContactTables:
         attributes=json_texts(item.get("attributes") for item in items),
         account_attributes=json_texts(account.get("attributes") for account in accounts),
     )
-    contacts = _table(columns)
+    attributes, attribute_rows = _contact_attributes(items, uuids)
+    segments, segment_rows = _contact_segments(items, uuids)
     return ContactTables(
-        contacts,
-        _contact_attributes(items, uuids),
-        _contact_segments(items, uuids),
+        _table(columns),
+        attributes,
+        segments,
         columns["last_seen_at"].null_count,
+        attribute_rows,
+        segment_rows,
     )
 
 
-def _contact_attributes(items: Sequence[dict[str, Any]], uuids: pa.Array) -> pa.Table:
+def _contact_attributes(
+    items: Sequence[dict[str, Any]], uuids: pa.Array
+) -> tuple[pa.Table, pa.Array]:
     rows: list[int] = []
     names: list[str] = []
     values: list[Any] = []
@@ -318,16 +327,19 @@ def _contact_attributes(items: Sequence[dict[str, Any]], uuids: pa.Array) -> pa.
         names.extend(attributes)
         values.extend(attributes.values())
     index = pa.array(rows, type=pa.int64())
-    return _table(
+    table = _table(
         {
             "contact_uuid": uuids.take(index),
             "name": pa.array(names, type=pa.string()),
             **_typed_values(values, with_timestamps=True),
         }
     )
+    return table, index
 
 
-def _contact_segments(items: Sequence[dict[str, Any]], uuids: pa.Array) -> pa.Table:
+def _contact_segments(
+    items: Sequence[dict[str, Any]], uuids: pa.Array
+) -> tuple[pa.Table, pa.Array]:
     rows: list[int] = []
     segments: list[dict[str, Any]] = []
     for row, item in enumerate(items):
@@ -335,14 +347,16 @@ def _contact_segments(items: Sequence[dict[str, Any]], uuids: pa.Array) -> pa.Ta
             if type(segment) is dict:
                 rows.append(row)
                 segments.append(segment)
-    return _table(
+    index = pa.array(rows, type=pa.int64())
+    table = _table(
         {
-            "contact_uuid": uuids.take(pa.array(rows, type=pa.int64())),
+            "contact_uuid": uuids.take(index),
             "segment_uuid": _strings(segment.get("uuid") for segment in segments),
             "segment_name": _strings(segment.get("name") for segment in segments),
             "entered_at": utc_timestamps([segment.get("created_at") for segment in segments]),
         }
     )
+    return table, index
 
 
 def reshape_forms(items: Sequence[dict[str, Any]]) -> pa.Table:
