@@ -48,6 +48,12 @@ def _label(value: Any) -> str:
     return str(value)
 
 
+def _label_order(item: tuple[str, int]) -> tuple[int, float, str]:
+    """Numbers first in numeric order, then other labels alphabetically."""
+    number = _number(item[0])
+    return (0, number, "") if number is not None else (1, 0.0, item[0])
+
+
 def _answers(
     rows: Sequence[Response], report_type: str, identifiers: frozenset[str]
 ) -> Iterator[tuple[Response, Any]]:
@@ -154,7 +160,7 @@ def _distribution(answers: list[tuple[Response, Any]]) -> dict[str, Any]:
     return {
         "datapoints": sum(histogram.values()),
         "responses": len(responses),
-        "data": dict(sorted(histogram.items())),
+        "data": dict(sorted(histogram.items(), key=_label_order)),
     }
 
 
