@@ -12,12 +12,14 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
+import io
+import logging
 import os
 import subprocess
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -157,11 +159,68 @@ WAREHOUSE_KINDS = DESTINATIONS
 """DuckDB, and PostgreSQL when REFINER_TEST_POSTGRES is set (tests/load's parameters)."""
 
 
+@dataclass(frozen=True)
+class PinnedWarehouse(Warehouse):
+    """tests/load's Warehouse that can hold one read connection for a batch of checks.
+
+    Opening a DuckDB file costs tens of milliseconds, and a full correctness check runs ~80
+    queries. `pinned()` keeps one connection for the batch; it must be closed before the
+    next load, since a load needs the file for writing.
+    """
+
+    held: list[Any] = field(default_factory=list, compare=False, repr=False)
+
+    @classmethod
+    def of(cls, made: Warehouse) -> PinnedWarehouse:
+        """Wrap a warehouse made by tests/load's `make_warehouse`."""
+        return cls(made.destination, made.location, made.dataset)
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        """Rows of one read-only query, on the pinned connection when there is one."""
+        if not self.held:
+            return super().query(sql)
+        sql = sql.replace("{ds}", self.dataset)
+        if self.destination == "duckdb":
+            return [tuple(row) for row in self.held[0].execute(sql).fetchall()]
+        with self.held[0].cursor() as cursor:
+            cursor.execute(sql)
+            return [tuple(row) for row in cursor.fetchall()]
+
+    @contextmanager
+    def pinned(self) -> Iterator[PinnedWarehouse]:
+        """Hold one read connection for the duration of the block (re-entrant)."""
+        if self.held or (self.destination == "duckdb" and not Path(self.location).exists()):
+            yield self
+            return
+        if self.destination == "duckdb":
+            import duckdb
+
+            connection: Any = duckdb.connect(self.location, read_only=True)
+        else:
+            import psycopg2
+
+            connection = psycopg2.connect(self.location)
+            connection.autocommit = True
+        self.held.append(connection)
+        try:
+            yield self
+        finally:
+            self.held.clear()
+            connection.close()
+
+
 @pytest.fixture(params=[pytest.param("duckdb", id="duckdb")])
-def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Warehouse]:
-    """An empty DuckDB warehouse; tests that name both override the params with WAREHOUSE_KINDS."""
-    with make_warehouse(request.param, tmp_path) as made:
-        yield made
+def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PinnedWarehouse]:
+    """An empty DuckDB warehouse; tests that name both override the params with WAREHOUSE_KINDS.
+
+    The file is not called refiner.duckdb: a DuckDB catalog named like the dataset makes
+    `refiner.<table>` ambiguous (see the report on the load's default path).
+    """
+    with make_warehouse(request.param, tmp_path, "warehouse.duckdb") as made:
+        yield PinnedWarehouse.of(made)
+
+
+_OWN_ENV_PREFIXES = ("SOURCES__", "DESTINATION__", "LOAD__", "NORMALIZE__", "DLT_DATA_DIR")
 
 
 @dataclass
@@ -187,9 +246,7 @@ class Workspace:
     def env(self, **settings: Any) -> dict[str, str]:
         """Subprocess environment: tests/load's load settings, sentinel secrets, fast retries."""
         base = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("SOURCES__", "DESTINATION__", "LOAD__", "NORMALIZE__"))
+            key: value for key, value in os.environ.items() if not key.startswith(_OWN_ENV_PREFIXES)
         }
         merged = {**FAST_LOAD_SETTINGS, **self.settings, **settings}
         base.update(
@@ -205,7 +262,9 @@ class Workspace:
             {
                 "REFINER_WEBHOOK_SECRET": SENTINEL_WEBHOOK_SECRET,
                 "SOURCES__REFINER__WEBHOOK_SECRET": SENTINEL_WEBHOOK_SECRET,
-                "PYTHONPATH": str(REPO),
+                "PYTHONPATH": os.pathsep.join(
+                    p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p
+                ),
             }
         )
         return base
@@ -225,8 +284,40 @@ class Workspace:
         self.witness.folder(log)
         return process
 
-    def run(self, *args: str, timeout: float = 90, **settings: Any) -> CliRun:
-        """Run `refiner --debug <args>` to completion and capture its output."""
+    def run(self, *args: str, **settings: Any) -> CliRun:
+        """Run `refiner --debug <args>` in this process (fast); capture output and log records.
+
+        The environment is set only for the call. Log records of every logger at DEBUG are
+        captured too, since `--debug` sends them to a stderr handler made by the first run.
+        """
+        out, err, logs = io.StringIO(), io.StringIO(), io.StringIO()
+        handler = logging.StreamHandler(logs)
+        handler.setLevel(logging.DEBUG)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        root = logging.getLogger()
+        root.addHandler(handler)
+        try:
+            with pytest.MonkeyPatch.context() as patch:
+                for name in [n for n in os.environ if n.startswith(_OWN_ENV_PREFIXES)]:
+                    patch.delenv(name)
+                for name, value in self.env(**settings).items():
+                    if os.environ.get(name) != value:
+                        patch.setenv(name, value)
+                patch.chdir(self.root)
+                with redirect_stdout(out), redirect_stderr(err):
+                    from pipelines.cli import main
+
+                    code = main(["--debug", *args])
+        finally:
+            root.removeHandler(handler)
+        label = f"refiner {' '.join(args)}"
+        self.witness.text(f"stdout of {label}", out.getvalue())
+        self.witness.text(f"stderr of {label}", err.getvalue())
+        self.witness.text(f"log records of {label}", logs.getvalue())
+        return CliRun(code, out.getvalue(), err.getvalue() + logs.getvalue())
+
+    def run_process(self, *args: str, timeout: float = 120, **settings: Any) -> CliRun:
+        """Run `refiner --debug <args>` as a child process, exactly as a user would."""
         completed = subprocess.run(
             [*REFINER, "--debug", *args],
             cwd=self.root,
@@ -236,17 +327,18 @@ class Workspace:
             timeout=timeout,
             check=False,
         )
-        self.witness.text(f"stdout of refiner {' '.join(args)}", completed.stdout)
-        self.witness.text(f"stderr of refiner {' '.join(args)}", completed.stderr)
+        label = f"refiner {' '.join(args)} (process)"
+        self.witness.text(f"stdout of {label}", completed.stdout)
+        self.witness.text(f"stderr of {label}", completed.stderr)
         return CliRun(completed.returncode, completed.stdout, completed.stderr)
 
     def load_args(self, *extra: str) -> list[str]:
         """`load` with this workspace's warehouse and pipelines dir."""
         return load_args(self.warehouse, self.pipelines_dir, *extra)
 
-    def load(self, *extra: str, timeout: float = 90, **settings: Any) -> CliRun:
-        """`refiner --debug load ...`; does not judge the exit code."""
-        return self.run(*self.load_args(*extra), timeout=timeout, **settings)
+    def load(self, *extra: str, **settings: Any) -> CliRun:
+        """`refiner --debug load ...` in this process; does not judge the exit code."""
+        return self.run(*self.load_args(*extra), **settings)
 
     def load_ok(self, *extra: str, **settings: Any) -> CliRun:
         """`refiner load` that must exit 0."""
@@ -276,7 +368,13 @@ class Workspace:
 
 
 # Quick retries for subprocess loads; small pages so every resource spans several pages.
-FAST_LOAD_SETTINGS: dict[str, Any] = {"max_attempts": 4, "timeout_seconds": 5}
+FAST_LOAD_SETTINGS: dict[str, Any] = {
+    "max_attempts": 4,
+    "timeout_seconds": 5,
+    "requests_per_minute": 600_000,
+    "reporting_days": 3,
+    "reporting_refetch_days": 2,
+}
 
 
 @pytest.fixture
@@ -331,9 +429,20 @@ def assert_correct(warehouse: Warehouse, emulator: Emulator) -> None:
     contacts, `count(*) = count(distinct pk)` in every data table (child tables by `_dlt_id`),
     and every `_dlt_load_id` belongs to a completed load.
     """
-    assert_consistent(warehouse, emulator)
-    assert_no_duplicates_anywhere(warehouse)
-    assert_values_match(warehouse, emulator)
+    with pinned(warehouse):
+        assert_consistent(warehouse, emulator)
+        assert_no_duplicates_anywhere(warehouse)
+        assert_values_match(warehouse, emulator)
+
+
+@contextmanager
+def pinned(warehouse: Warehouse) -> Iterator[Warehouse]:
+    """One read connection for a batch of queries, when the warehouse supports it."""
+    if isinstance(warehouse, PinnedWarehouse):
+        with warehouse.pinned():
+            yield warehouse
+    else:
+        yield warehouse
 
 
 def assert_no_duplicates_anywhere(warehouse: Warehouse) -> None:
@@ -427,13 +536,14 @@ def answer_holds(row: dict[str, Any], value: Any) -> bool:
 
 def table_hashes(warehouse: Warehouse, tables: Sequence[str] | None = None) -> dict[str, str]:
     """A hash per table of its user-visible content (dlt's own columns left out, rows sorted)."""
-    names = tables or sorted(
-        t for t in warehouse.tables() if not t.startswith("_dlt") and t not in SNAPSHOT_TABLES
-    )
-    return {
-        table: hashlib.sha256("\n".join(warehouse.content(table)).encode()).hexdigest()
-        for table in names
-    }
+    with pinned(warehouse):
+        names = tables or sorted(
+            t for t in warehouse.tables() if not t.startswith("_dlt") and t not in SNAPSHOT_TABLES
+        )
+        return {
+            table: hashlib.sha256("\n".join(warehouse.content(table)).encode()).hexdigest()
+            for table in names
+        }
 
 
 def stored_state(warehouse: Warehouse) -> dict[str, Any]:
@@ -464,8 +574,11 @@ def response_cursor(state: dict[str, Any]) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def add_responses(emulator: Emulator, count: int, *, at: datetime | None = None) -> list[str]:
-    """Add `count` completed responses (copies of existing answers), newest at `at` or now."""
+def add_responses(
+    emulator: Emulator, count: int, *, at: datetime | None = None, spread: bool = True
+) -> list[str]:
+    """Add `count` completed responses (copies of existing answers) at `at` (default now),
+    one second apart going back when `spread`, else all at the same instant."""
     store = emulator.store
     templates = sorted(truth_responses(emulator).values(), key=lambda r: r["uuid"])
     contacts = sorted(store.contacts)
@@ -475,7 +588,7 @@ def add_responses(emulator: Emulator, count: int, *, at: datetime | None = None)
             form_uuid=templates[i % len(templates)]["form"]["uuid"],
             contact_uuid=contacts[i % len(contacts)],
             data=templates[i % len(templates)]["data"],
-            at=now - timedelta(seconds=i),
+            at=now - timedelta(seconds=i if spread else 0),
         )
         for i in range(count)
     ]
