@@ -40,7 +40,9 @@ def _handle(emulator: Emulator, command: dict[str, Any]) -> Any:
 def main() -> int:
     """Start the emulator described by argv[1], then serve commands until stdin closes."""
     config = json.loads(sys.argv[1])
-    emulator = Emulator(seed=SeedConfig(**config["seed"])).start()
+    emulator = Emulator(
+        seed=SeedConfig(**config["seed"]), page_cache_bytes=int(config["page_cache_mb"]) * 2**20
+    ).start()
     sys.stdout.write(json.dumps({"base_url": emulator.base_url, "api_key": DEFAULT_API_KEY}) + "\n")
     sys.stdout.flush()
     try:

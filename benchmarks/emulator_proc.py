@@ -32,15 +32,21 @@ class LoggedRequest:
 class EmulatorProcess:
     """A seeded emulator in a child process; use as a context manager."""
 
-    def __init__(self, seed: dict[str, Any]) -> None:
+    def __init__(self, seed: dict[str, Any], *, page_cache_mb: int = 4096) -> None:
         self.seed = seed
+        self.page_cache_mb = page_cache_mb
         self.base_url = ""
         self.api_key = ""
         self._proc: subprocess.Popen[str] | None = None
 
     def __enter__(self) -> EmulatorProcess:
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.emulator_host", json.dumps({"seed": self.seed})],
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.emulator_host",
+                json.dumps({"seed": self.seed, "page_cache_mb": self.page_cache_mb}),
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             cwd=str(REPO_ROOT),

@@ -11,10 +11,13 @@ from benchmarks.procs import ChildResult
 
 @dataclass
 class Figure:
-    """Every run of one contender on one dataset; rates are per response, from the median."""
+    """Every run of one contender on one dataset; rates are per unit, from the median.
+
+    `units` is what the work is counted in: responses for loads, rows for the reverse sync.
+    """
 
     name: str
-    responses: int
+    units: int
     seconds: list[float] = field(default_factory=list)
     process_seconds: list[float] = field(default_factory=list)
     peak_rss_mb: list[float] = field(default_factory=list)
@@ -34,13 +37,14 @@ class Figure:
 
     @property
     def responses_per_second(self) -> float:
-        """Responses of the dataset divided by the median time."""
-        return self.responses / self.median_seconds if self.median_seconds > 0 else 0.0
+        """Units of the dataset divided by the median time."""
+        return self.units / self.median_seconds if self.median_seconds > 0 else 0.0
 
     def as_dict(self) -> dict[str, Any]:
         """Every run and the summary, for results.json."""
         return {
             "name": self.name,
+            "units": self.units,
             "runs": len(self.seconds),
             "seconds": [round(s, 4) for s in self.seconds],
             "median_seconds": round(self.median_seconds, 4),

@@ -10,7 +10,7 @@ from typing import Any
 
 from benchmarks.dataset import Dataset, prefetch
 from benchmarks.emulator_proc import EmulatorProcess, count_by_path, max_in_window
-from benchmarks.procs import REPO_ROOT, ChildResult, run_child, run_task
+from benchmarks.procs import ChildResult, run_child, run_task
 from benchmarks.stats import Figure, median
 
 # Concurrency of L_http: the number of requests refiner-dlt keeps in flight (`max_workers`).
@@ -20,6 +20,10 @@ PEERS_MAX_RESPONSES = 100_000
 # The latency suite runs on the largest dataset up to this size.
 LATENCY_MAX_RESPONSES = 100_000
 SEED = 7
+# `refiner-dlt` loads what the peers load (responses and contacts, plus the answer, attribute
+# and segment tables built from them); `refiner-dlt-all` is a plain `refiner load` of every
+# resource, whose reporting requests (one per day, type and form) are bound by the rate limit.
+PEER_RESOURCES = ["responses", "contacts"]
 
 
 def seed_for(responses: int) -> dict[str, Any]:
@@ -42,7 +46,7 @@ def _contenders(size: int, args: argparse.Namespace) -> list[str]:
     names = ["L_parse", "L_sink", "L_http"]
     if "peers" not in args.skip and size <= PEERS_MAX_RESPONSES:
         names += ["naive", "dlt-default"]
-    return [*names, "refiner-dlt"]
+    return [*names, "refiner-dlt", "refiner-dlt-all"]
 
 
 def _run_contender(
@@ -70,18 +74,21 @@ def _run_contender(
             {**common, "database": database, "pipelines_dir": str(scratch / "pipelines")},
             cwd=scratch,
         )
-    return refiner_load(emu, scratch, profile=profile)
+    resources = None if name == "refiner-dlt-all" else PEER_RESOURCES
+    return refiner_load(emu, scratch, resources, profile=profile)
 
 
 def refiner_load(
     emu: EmulatorProcess,
     scratch: Path,
+    resources: list[str] | None,
     *,
     profile: str | None = None,
     requests_per_minute: float | None = None,
 ) -> ChildResult:
-    """One full or incremental `run_load` of every resource into `scratch`/bench.duckdb."""
+    """One `run_load` of `resources` (None: all) into `scratch`/bench.duckdb."""
     config = {
+        "resources": resources,
         "base_url": emu.base_url,
         "api_key": emu.api_key,
         "profile": profile,
@@ -101,7 +108,7 @@ def run_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
         _log(f"prefetched {data.counts} in {data.pages} pages ({data.bytes / 2**20:.0f} MB)")
         names = _contenders(size, args)
         figures = {name: Figure(name, data.responses) for name in names}
-        for name in ("naive", "refiner-dlt"):
+        for name in ("naive", "refiner-dlt", "refiner-dlt-all"):
             if name in names:
                 _log(f"warm-up: {name} (fills the emulator's page cache for its requests)")
                 _run_contender(name, emu, data, directory / "warmup" / name, None)
@@ -114,7 +121,7 @@ def run_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
                     f"round {round_number + 1}/{args.runs} {name}: "
                     f"{result.report['seconds']:.3f} s, {result.peak_rss_mb:.0f} MB"
                 )
-                if not (name == "refiner-dlt" and round_number == args.runs - 1):
+                if not (name == "refiner-dlt-all" and round_number == args.runs - 1):
                     shutil.rmtree(scratch, ignore_errors=True)
         block: dict[str, Any] = {
             "dataset": {
@@ -127,8 +134,8 @@ def run_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
             "load_average": _load_average(),
         }
         if args.profile:
-            block["profile"] = _profile(emu, data, directory / "profile")
-        loaded = directory / f"r{args.runs - 1}" / "refiner-dlt"
+            block["profile"] = _profile(emu, data, directory / "profile", args.work_dir)
+        loaded = directory / f"r{args.runs - 1}" / "refiner-dlt-all"
         if "noop" not in args.skip:
             block["noop"] = noop_suite(emu, loaded, args.runs)
         if "latency" not in args.skip and size == _latency_size(args.sizes):
@@ -149,14 +156,12 @@ def _load_average() -> list[float]:
     return load_average()
 
 
-def _profile(emu: EmulatorProcess, data: Dataset, scratch: Path) -> dict[str, Any]:
-    path = scratch / "refiner-dlt.pstats"
-    scratch.mkdir(parents=True, exist_ok=True)
-    result = refiner_load(emu, scratch, profile=str(path))
-    kept = Path(__file__).resolve().parent / "profiles" / f"refiner-dlt-{data.responses}.pstats"
-    kept.parent.mkdir(exist_ok=True)
-    shutil.copy(path, kept)
-    return {"seconds": result.report["seconds"], "pstats": str(kept.relative_to(REPO_ROOT))}
+def _profile(emu: EmulatorProcess, data: Dataset, scratch: Path, work_dir: Path) -> dict[str, Any]:
+    """cProfile one refiner-dlt load; the stats file outlives the run under `work_dir`."""
+    kept = work_dir / "profiles" / f"refiner-dlt-{data.responses}.pstats"
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    result = refiner_load(emu, scratch, PEER_RESOURCES, profile=str(kept))
+    return {"seconds": result.report["seconds"], "pstats": str(kept)}
 
 
 def noop_suite(emu: EmulatorProcess, loaded: Path, runs: int) -> dict[str, Any]:
@@ -219,7 +224,7 @@ def latency_suite(
         for round_number in range(args.runs):
             emu.clear_log()
             run_dir = scratch / f"R{rate:g}-{round_number}"
-            figure.add(refiner_load(emu, run_dir, requests_per_minute=rate * 60))
+            figure.add(refiner_load(emu, run_dir, PEER_RESOURCES, requests_per_minute=rate * 60))
             log = emu.requests()
             windows.append(max_in_window(log))
             throttled.append(sum(1 for r in log if r.status == 429))

@@ -218,6 +218,32 @@ def dlt_default(config: dict[str, Any]) -> dict[str, Any]:
 
 
 @task
+def refiner_load(config: dict[str, Any]) -> dict[str, Any]:
+    """refiner-dlt: `pipelines.load.run_load` of `resources` (None: all) into a DuckDB file.
+
+    Run from the repository, so the project's `.dlt/config.toml` applies as it does for users;
+    `requests_per_minute`, when given, overrides it through the environment.
+    """
+    import os
+
+    if config.get("requests_per_minute"):
+        os.environ["SOURCES__REFINER__REQUESTS_PER_MINUTE"] = str(config["requests_per_minute"])
+    from pipelines.load import run_load
+
+    def work() -> Any:
+        return run_load(
+            resources=config.get("resources"),
+            duckdb_path=config["database"],
+            pipelines_dir=config["pipelines_dir"],
+            api_key=config["api_key"],
+            base_url=config["base_url"],
+        )
+
+    seconds, summary = _timed(work, config.get("profile"))
+    return {"seconds": seconds, "requests": summary.requests, "rows": summary.rows}
+
+
+@task
 def reverse_setup(config: dict[str, Any]) -> dict[str, Any]:
     """A DuckDB table of `rows` contacts with five traits, all already accepted by Refiner.
 
@@ -282,6 +308,44 @@ def reverse_change(config: dict[str, Any]) -> dict[str, Any]:
     )
     con.close()
     return {"seconds": 0.0, "changed": int(config["rows"])}
+
+
+def _trait_sync(config: dict[str, Any]) -> tuple[Any, Any, Any]:
+    from pipelines.reverse_sync import SyncInput, TraitOptions, WarehouseTarget
+
+    target = WarehouseTarget("duckdb", config["database"], config["dataset"])
+    source = SyncInput(table=f"{config['schema']}.{config['table']}")
+    options = TraitOptions(sync_name=config["sync_name"], exclude=("n",))
+    return target, source, options
+
+
+@task
+def reverse_diff(config: dict[str, Any]) -> dict[str, Any]:
+    """The reverse sync's diff (`prepare_traits`): read the rows and the state, plan."""
+    from pipelines.reverse_sync import prepare_traits
+
+    target, source, options = _trait_sync(config)
+    seconds, plan = _timed(lambda: prepare_traits(target, source, options), config.get("profile"))
+    return {"seconds": seconds, "to_send": len(plan.to_send), "unchanged": plan.unchanged}
+
+
+@task
+def reverse_push(config: dict[str, Any]) -> dict[str, Any]:
+    """Diff then push the changed rows (`prepare_traits` + `execute_traits`) at R req/s."""
+    from pipelines.config import make_client, resolve_api_settings
+    from pipelines.reverse_sync import execute_traits, prepare_traits
+
+    target, source, options = _trait_sync(config)
+    settings = resolve_api_settings(config["api_key"], config["base_url"])
+    client = make_client(settings, requests_per_minute=float(config["rate"]) * 60)
+
+    def work() -> Any:
+        plan = prepare_traits(target, source, options)
+        with client:
+            return execute_traits(target, plan, client, workers=int(config["workers"]))
+
+    seconds, report = _timed(work, config.get("profile"))
+    return {"seconds": seconds, "sent": report.sent, "failed": report.failed}
 
 
 def main(argv: list[str]) -> int:
