@@ -11,11 +11,13 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipelines.defaults import DEFAULT_DATASET, DEFAULT_DUCKDB_PATH
+
 if TYPE_CHECKING:
     from rich.console import Console
 
 DEMO_SEED = 7
-DATASET = "refiner"
+DATASET = DEFAULT_DATASET
 
 EXAMPLE_QUERIES: dict[str, str] = {
     "Responses per form": (
@@ -40,7 +42,7 @@ EXAMPLE_QUERIES: dict[str, str] = {
 
 def run_demo(
     *,
-    duckdb_path: str = "refiner.duckdb",
+    duckdb_path: str = DEFAULT_DUCKDB_PATH,
     contacts: int = 600,
     responses: int = 5000,
     console: Console,

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pipelines.config import make_client, resolve_api_settings
+from pipelines.defaults import DEFAULT_DATASET, DEFAULT_DUCKDB_PATH
 from pipelines.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -40,8 +41,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_DUCKDB_PATH = "refiner.duckdb"
-DEFAULT_DATASET = "refiner"
 BACKFILL_WINDOW_DAYS = 30
 PIPELINE_PREFIX = "refiner"
 

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from pipelines.defaults import DEFAULT_DATASET, DEFAULT_DUCKDB_PATH
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -20,7 +22,7 @@ def load(
     destination: str = typer.Option(
         "duckdb", help="Any dlt destination name; PostgreSQL: `postgres` (credentials via dlt)."
     ),
-    dataset: str = typer.Option("refiner", help="Dataset (schema) to load into."),
+    dataset: str = typer.Option(DEFAULT_DATASET, help="Dataset (schema) to load into."),
     resources: str | None = typer.Option(
         None,
         help="Comma list among contacts, forms, responses, segments, reporting, account_usage.",
@@ -69,7 +71,7 @@ def load(
 
 
 def demo(
-    duckdb_path: str = typer.Option("refiner.duckdb", help="DuckDB file to create or update."),
+    duckdb_path: str = typer.Option(DEFAULT_DUCKDB_PATH, help="DuckDB file to create or update."),
     contacts: int = typer.Option(600, help="Contacts in the seeded emulator."),
     responses: int = typer.Option(5000, help="Responses in the seeded emulator."),
 ) -> None:
