@@ -25,7 +25,14 @@ from typing import Any, TypeVar
 import httpx
 import msgspec
 import orjson
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_before_delay,
+)
+from tenacity.stop import StopBaseT
 from tenacity.wait import wait_exponential, wait_random
 
 from sources.refiner import validation as check
@@ -165,7 +172,9 @@ class RefinerClient:
     the first try. `requests_per_minute` configures the client's own limiter unless a shared
     `rate_limiter` is passed. `backoff_initial`/`backoff_max` shape the exponential backoff
     (tests use small values); a `Retry-After` longer than `max_retry_after` is not waited
-    out. `transport` is for tests and custom networking.
+    out. `retry_budget_seconds`, when set, also stops retrying when the next wait would end
+    later than that many seconds after the first attempt. `transport` is for tests and custom
+    networking.
     """
 
     def __init__(
@@ -180,6 +189,7 @@ class RefinerClient:
         backoff_initial: float = BACKOFF_INITIAL_SECONDS,
         backoff_max: float = BACKOFF_MAX_SECONDS,
         max_retry_after: float = MAX_RETRY_AFTER_SECONDS,
+        retry_budget_seconds: float | None = None,
         max_connections: int = 16,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
@@ -199,6 +209,9 @@ class RefinerClient:
         self.base_url = base_url.rstrip("/")
         self.max_attempts = max_attempts
         self.max_retry_after = max_retry_after
+        self._stop: StopBaseT = stop_after_attempt(max_attempts)
+        if retry_budget_seconds is not None:
+            self._stop = self._stop | stop_before_delay(retry_budget_seconds)
         self.rate_limiter = rate_limiter or TokenBucket(requests_per_minute)
         self.stats = ClientStats()
         self._backoff = wait_exponential(multiplier=backoff_initial, max=backoff_max) + wait_random(
@@ -354,7 +367,7 @@ class RefinerClient:
         op = "publish_form"
         body = {
             "form_uuid": check.require_text(op, "form_uuid", form_uuid),
-            "published": check.flag(op, "published", published),
+            "published": int(check.flag(op, "published", published)),
         }
         return self._request("POST", "forms/publish", body=body, decode=self._object)
 
@@ -435,7 +448,7 @@ class RefinerClient:
             **check.identifiers(op, {"id": id, "email": email, "uuid": uuid}, exactly_one=True),
             **answers,
             "date": check.timestamp(op, "date", date),
-            "prevent_duplicates": check.flag(op, "prevent_duplicates", prevent_duplicates),
+            "prevent_duplicates": int(check.flag(op, "prevent_duplicates", prevent_duplicates)),
         }
         if tags is not None:
             body["tags"] = check.tags(op, tags)
@@ -604,7 +617,7 @@ class RefinerClient:
     ) -> T:
         """Send one operation with rate limiting and retries; return the decoded body."""
         retrying = Retrying(
-            stop=stop_after_attempt(self.max_attempts),
+            stop=self._stop,
             wait=self._wait,
             retry=retry_if_exception(self._is_retryable),
             before_sleep=self._before_retry,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -48,6 +49,18 @@ def test_429_forever_fails_after_the_configured_attempts(
         list(client.get_segments())
     assert raised.value.status == 429 and raised.value.retry_after == pytest.approx(0.1)
     assert len(logged(emulator, "/segments")) == 3
+
+
+def test_429_forever_stops_within_the_retry_budget(
+    emulator: Emulator, make_client: MakeClient
+) -> None:
+    client = make_client(emulator, max_attempts=10, retry_budget_seconds=1.0)
+    emulator.faults.add("status", status=429, retry_after=0.4, times=None, path="/account")
+    started = time.monotonic()
+    with pytest.raises(RateLimitedError, match="gave up after 3 attempts"):
+        client.get_account_info()
+    assert time.monotonic() - started < 1.0
+    assert len(logged(emulator, "/account")) == 3
 
 
 def test_503_and_429_mid_pagination_lose_nothing(
