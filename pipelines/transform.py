@@ -74,35 +74,40 @@ def run_transform(
     dataset that `refiner load` wrote. `responses_include` is the load's `include` setting
     (default: `sources.refiner.include` from dlt's configuration); it tells the NPS consistency
     test whether partial responses were loaded. `target_path` holds dbt's artifacts and logs
-    (default dbt_project/target). Raises ConfigError for bad arguments or a missing DuckDB file,
-    and TransformError when any node errors or fails.
+    (default: DBT_TARGET_PATH and DBT_LOG_PATH, else dbt_project/target and dbt_project/logs).
+
+    Raises ConfigError for bad arguments or a missing DuckDB file, and TransformError when any
+    model, test or unit test errors or fails.
     """
     include = responses_include or _configured_include()
     environment = _profile_environment(destination, duckdb_path, dataset, postgres_url)
     _check_choice("responses_include", include, RESPONSE_INCLUDES)
-    artifacts = Path(target_path) if target_path else DBT_PROJECT_DIR / "target"
     args = [
         "build",
         "--project-dir", str(DBT_PROJECT_DIR),
         "--profiles-dir", str(DBT_PROJECT_DIR),
         "--target", destination,
-        "--target-path", str(artifacts),
-        "--log-path", str(artifacts / "logs"),
         "--vars", json.dumps({"responses_include": include}),
     ]  # fmt: skip
+    if target_path is not None:
+        args += ["--target-path", str(target_path), "--log-path", str(Path(target_path) / "logs")]
     if quiet:
         args.append("--quiet")
     started = time.monotonic()
     with _environment(environment):
         from dbt.cli.main import dbtRunner
 
-        outcome = dbtRunner().invoke(args)
+        try:
+            outcome = dbtRunner().invoke(args)
+        finally:
+            if destination == "duckdb":
+                _close_duckdb()
     elapsed = time.monotonic() - started
     if outcome.exception is not None:
         raise TransformError(f"dbt build could not run: {outcome.exception}") from outcome.exception
     result = _summarise(outcome.result, destination, dataset, elapsed)
     if not outcome.success or result.failed:
-        raise TransformError(_failure_message(result, artifacts / "logs"))
+        raise TransformError(_failure_message(result))
     return result
 
 
@@ -178,6 +183,20 @@ def _environment(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
+def _close_duckdb() -> None:
+    """Close the DuckDB database that dbt-duckdb keeps open between in-process runs.
+
+    Otherwise this process could not open the file again with another configuration (for
+    example read-only, as the reverse sync does), and other processes could not open it at all.
+    """
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    environment = DuckDBConnectionManager._ENV
+    if environment is not None:
+        environment.close()
+    DuckDBConnectionManager.close_all_connections()
+
+
 def _summarise(execution: Any, destination: str, dataset: str, elapsed: float) -> TransformResult:
     counts = {"passed": 0, "warned": 0, "failed": 0, "skipped": 0}
     failures: list[NodeFailure] = []
@@ -209,7 +228,7 @@ def _summarise(execution: Any, destination: str, dataset: str, elapsed: float) -
     )
 
 
-def _failure_message(result: TransformResult, log_dir: Path) -> str:
+def _failure_message(result: TransformResult) -> str:
     lines = [
         f"dbt build failed on {result.destination}: {result.failed} failed, "
         f"{result.skipped} skipped, {result.passed} passed."
@@ -219,5 +238,5 @@ def _failure_message(result: TransformResult, log_dir: Path) -> str:
         for failure in result.failures
     ]
     if not result.failures:
-        lines.append(f"  See the dbt log in {log_dir} for details.")
+        lines.append("  See dbt.log in the dbt log path (default dbt_project/logs) for details.")
     return "\n".join(lines)
