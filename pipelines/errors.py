@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from sources.refiner.errors import AuthError, NotFoundError, ValidationError
-
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -17,6 +15,9 @@ class ConfigError(Exception):
 
 def exit_code_for(error: BaseException) -> int:
     """The documented exit code for an error reaching the CLI."""
+    # Imported here: `sources.refiner` loads dlt, and `refiner --help` should start fast.
+    from sources.refiner.errors import AuthError, NotFoundError, ValidationError
+
     if isinstance(error, AuthError):
         return EXIT_AUTH
     if isinstance(error, NotFoundError):
