@@ -28,20 +28,14 @@ rows that were in flight.
 
 from __future__ import annotations
 
-import hashlib
-import math
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from datetime import time as time_of_day
-from decimal import Decimal
+from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, TypeVar
-
-import orjson
 
 from pipelines.errors import ConfigError
 from pipelines.sync_state import (
@@ -52,8 +46,10 @@ from pipelines.sync_state import (
     LogEntry,
     SyncStore,
 )
+from pipelines.sync_values import PayloadHasher, convert_column
 from pipelines.sync_warehouse import (
     DEFAULT_DUCKDB_PATH,
+    ColumnData,
     Warehouse,
     identifier,
     open_warehouse,
@@ -177,10 +173,10 @@ def validate_select(sql: str, dialect: str) -> str:
     return sql.strip().rstrip(";")
 
 
-def read_rows(warehouse: Warehouse, statement: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+def read_input(warehouse: Warehouse, statement: str) -> ColumnData:
     """Run the input statement; a missing model or table becomes a ConfigError."""
     try:
-        return warehouse.query(statement)
+        return warehouse.read(statement)
     except Exception as error:
         if "does not exist" in str(error) or "not found" in str(error).lower():
             raise ConfigError(
@@ -275,48 +271,7 @@ def _column_index(
     return position[given]
 
 
-# --- values and payloads -----------------------------------------------------------------------
-
-
-class InvalidRow(Exception):
-    """This row cannot be sent; the message is the reason shown to the user and logged."""
-
-
-def trait_value(key: str, value: Any) -> Any:
-    """Convert one warehouse value to what identify-user expects, or raise InvalidRow."""
-    if isinstance(value, bool | int):
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise InvalidRow(f"trait {key!r} is not a finite number ({value})")
-        return value
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise InvalidRow(f"trait {key!r} is not a finite number ({value})")
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, str):
-        if len(value) > MAX_TRAIT_STRING_LENGTH:
-            raise InvalidRow(
-                f"trait {key!r} is {len(value)} characters long; Refiner accepts at most "
-                f"{MAX_TRAIT_STRING_LENGTH}"
-            )
-        return value
-    if isinstance(value, datetime):
-        instant = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        return instant.isoformat().replace("+00:00", "Z")
-    if isinstance(value, date | time_of_day):
-        return value.isoformat()
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    raise InvalidRow(f"trait {key!r} has a {type(value).__name__} value; send text or numbers")
-
-
-def payload_hash(
-    identifier_type: str, value: str, traits: Mapping[str, Any], account: Mapping[str, Any] | None
-) -> str:
-    """A stable hash of the canonical payload (sorted keys, compact JSON)."""
-    canonical = orjson.dumps([identifier_type, value, traits, account], option=orjson.OPT_SORT_KEYS)
-    return hashlib.blake2b(canonical, digest_size=16).hexdigest()
+# --- payloads and the diff ---------------------------------------------------------------------
 
 
 @dataclass
@@ -353,98 +308,93 @@ class SyncPlan:
     warnings: list[str] = field(default_factory=list)
 
 
-def _identify(row: Sequence[Any], mapping: TraitMapping) -> tuple[IdentifierType, str | None]:
-    for index, kind in ((mapping.id_index, "id"), (mapping.email_index, "email")):
-        if index is None:
-            continue
-        value = row[index]
-        text = str(value).strip() if value is not None else ""
-        if text:
-            return ("id" if kind == "id" else "email"), text
-    return ("id" if mapping.id_index is not None else "email"), None
+def _identities(
+    data: ColumnData, id_index: int | None, email_index: int | None
+) -> list[tuple[IdentifierType, str | None]]:
+    """Per row: ("id", remote id) when set, else ("email", email), else (kind, None)."""
+    ids = _texts(data, id_index)
+    emails = _texts(data, email_index)
+    missing: IdentifierType = "id" if id_index is not None else "email"
+    return [
+        ("id", i) if i is not None else ("email", e) if e is not None else (missing, None)
+        for i, e in zip(ids, emails, strict=True)
+    ]
 
 
-def _build(
-    row: Sequence[Any], mapping: TraitMapping, null_mode: NullMode, temporal_keys: set[str]
-) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    traits: dict[str, Any] = {}
-    for index, key in mapping.traits:
-        value = row[index]
-        if value is None:
-            if null_mode == "clear":
-                traits[key] = ""
-            continue
-        if isinstance(value, date | datetime) and not key.endswith("_at"):
-            temporal_keys.add(key)
-        traits[key] = trait_value(key, value)
-    account: dict[str, Any] | None = None
-    if mapping.account:
-        fields = {name: row[index] for index, name in mapping.account}
-        if fields.get("id") is not None:
-            account = {
-                name: trait_value(f"account.{name}", value)
-                for name, value in fields.items()
-                if value is not None
-            }
-            account["id"] = str(account["id"])
-    return traits, account
+def _texts(data: ColumnData, index: int | None) -> list[str | None]:
+    if index is None:
+        return [None] * data.num_rows
+    return [_text(value) for value in data.pylist(index)]
+
+
+def _text(value: Any) -> str | None:
+    text = str(value).strip() if value is not None else ""
+    return text or None
 
 
 def plan_traits(
-    rows: Sequence[Sequence[Any]],
+    data: ColumnData,
     mapping: TraitMapping,
     accepted: Mapping[tuple[str, str], str],
     *,
     sync_name: str,
     null_mode: NullMode = "skip",
 ) -> SyncPlan:
-    """Diff the rows against the accepted hashes. Unchanged rows are only counted."""
+    """Diff the rows against the accepted hashes. Unchanged rows are only counted.
+
+    Payload dicts are built only for rows that will be sent; the diff itself hashes each row's
+    converted values (see PayloadHasher).
+    """
     plan = SyncPlan(sync_name=sync_name)
-    identities = [_identify(row, mapping) for row in rows]
+    identities = _identities(data, mapping.id_index, mapping.email_index)
     seen = Counter(identity for identity in identities if identity[1] is not None)
-    temporal_keys: set[str] = set()
-    for row, (kind, value) in zip(rows, identities, strict=True):
+    traits = [
+        (key, convert_column(key, data.columns[i]))
+        for i, key in sorted(mapping.traits, key=lambda pair: pair[1])
+    ]
+    account = [
+        (name, convert_column(f"account.{name}", data.columns[i]))
+        for i, name in sorted(mapping.account, key=lambda pair: pair[1])
+    ]
+    invalid: dict[int, str] = {}
+    for _, converted in reversed([*traits, *account]):
+        invalid.update(converted.invalid)
+    keys = [key for key, _ in traits]
+    names = [name for name, _ in account]
+    hasher = PayloadHasher(keys, names)
+    empty = "" if null_mode == "clear" else None
+    trait_rows = _row_tuples([c.values for _, c in traits], data.num_rows, empty)
+    account_rows = _row_tuples([c.values for _, c in account], data.num_rows, None)
+    account_id = names.index("id") if account else -1
+    for row, (kind, value) in enumerate(identities):
+        reason = invalid.get(row) if invalid else None
         if value is None:
-            plan.invalid.append(
-                PlannedRow(
-                    kind,
-                    None,
-                    {},
-                    None,
-                    None,
-                    "invalid",
-                    "missing identifier (no remote_id or email)",
-                )
-            )
+            reason = "missing identifier (no remote_id or email)"
+        elif seen[(kind, value)] > 1:
+            reason = f"duplicate identifier: {kind} {value!r} is on {seen[(kind, value)]} rows"
+        if reason is not None:
+            plan.invalid.append(PlannedRow(kind, value, {}, None, None, "invalid", reason))
             continue
-        if seen[(kind, value)] > 1:
-            plan.invalid.append(
-                PlannedRow(
-                    kind,
-                    value,
-                    {},
-                    None,
-                    None,
-                    "invalid",
-                    f"duplicate identifier: {kind} {value!r} is on {seen[(kind, value)]} rows",
-                )
-            )
-            continue
-        try:
-            traits, account = _build(row, mapping, null_mode, temporal_keys)
-        except InvalidRow as invalid:
-            plan.invalid.append(PlannedRow(kind, value, {}, None, None, "invalid", str(invalid)))
-            continue
-        if not traits and account is None:
+        assert value is not None
+        values = trait_rows[row]
+        group = account_rows[row]
+        if account and group[account_id] is None:
+            group = (None,) * len(names)
+        if values.count(None) == len(values) and group.count(None) == len(group):
             plan.skipped += 1
             continue
-        digest = payload_hash(kind, value, traits, account)
+        digest = hasher.digest(kind, value, values, group)
         previous = accepted.get((kind, value))
         if previous == digest:
             plan.unchanged += 1
             continue
         status: RowStatus = "new" if previous is None else "changed"
-        plan.to_send.append(PlannedRow(kind, value, traits, account, digest, status))
+        payload = {k: v for k, v in zip(keys, values, strict=True) if v is not None}
+        grouped = None
+        if account and group[account_id] is not None:
+            grouped = {n: v for n, v in zip(names, group, strict=True) if v is not None}
+            grouped["id"] = str(grouped["id"])
+        plan.to_send.append(PlannedRow(kind, value, payload, grouped, digest, status))
         if status == "new":
             plan.new += 1
         else:
@@ -452,9 +402,19 @@ def plan_traits(
     plan.warnings.extend(
         f"trait {key!r} holds dates but its key does not end in `_at`, so Refiner stores it as "
         f"text; rename it with --map {key}={key}_at to get a date trait"
-        for key in sorted(temporal_keys)
+        for key, column in traits
+        if column.temporal and not key.endswith("_at")
     )
     return plan
+
+
+def _row_tuples(
+    columns: list[list[Any]], num_rows: int, null_as: str | None
+) -> list[tuple[Any, ...]]:
+    """Transpose converted columns into per-row tuples, NULL replaced by `null_as`."""
+    if null_as is not None:
+        columns = [[null_as if v is None else v for v in column] for column in columns]
+    return list(zip(*columns, strict=True)) if columns else [()] * num_rows
 
 
 # --- sending -----------------------------------------------------------------------------------
@@ -644,34 +604,29 @@ class EventPlan:
 
 
 def plan_events(
-    columns: Sequence[str],
-    rows: Sequence[Sequence[Any]],
+    data: ColumnData,
     sent_keys: set[str],
     *,
     id_column: str | None = None,
     email_column: str | None = None,
 ) -> EventPlan:
     """Check event rows: `event` and `row_key` columns plus an id or email column are required."""
-    position = {name: index for index, name in enumerate(columns)}
+    position = {name: index for index, name in enumerate(data.names)}
     for required in ("event", "row_key"):
         if required not in position:
             raise ConfigError(f"push-events needs an `{required}` column in --sql.")
     if id_column is None:
         id_column = next((c for c in EVENT_ID_COLUMNS if c in position), None)
-    mapping = TraitMapping(
-        _column_index(position, id_column, "", "--id-column") if id_column else None,
-        _column_index(position, email_column, DEFAULT_EMAIL_COLUMN, "--email-column"),
-        (),
-        (),
-    )
-    if mapping.id_index is None and mapping.email_index is None:
+    id_index = _column_index(position, id_column, "", "--id-column") if id_column else None
+    email_index = _column_index(position, email_column, DEFAULT_EMAIL_COLUMN, "--email-column")
+    if id_index is None and email_index is None:
         raise ConfigError("push-events needs an `identifier`, `remote_id` or `email` column.")
-    keys = [_text(row[position["row_key"]]) for row in rows]
+    keys = _texts(data, position["row_key"])
+    events = _texts(data, position["event"])
+    identities = _identities(data, id_index, email_index)
     seen = Counter(key for key in keys if key is not None)
     plan = EventPlan()
-    for row, key in zip(rows, keys, strict=True):
-        kind, value = _identify(row, mapping)
-        event = _text(row[position["event"]])
+    for key, event, (kind, value) in zip(keys, events, identities, strict=True):
         planned = PlannedEvent(key, kind, value, event)
         if key is None:
             planned.reason = "missing row_key"
@@ -688,11 +643,6 @@ def plan_events(
             planned.reason = f"event name is {len(event)} characters long"
         (plan.invalid if planned.reason else plan.to_send).append(planned)
     return plan
-
-
-def _text(value: Any) -> str | None:
-    text = str(value).strip() if value is not None else ""
-    return text or None
 
 
 def push_events(
@@ -773,9 +723,9 @@ def prepare_traits(target: WarehouseTarget, source: SyncInput, options: TraitOpt
     warehouse = target.open(read_only=True)
     try:
         statement, default_name = source.resolve(target.dataset, target.destination)
-        columns, rows = read_rows(warehouse, statement)
+        data = read_input(warehouse, statement)
         mapping = resolve_mapping(
-            columns,
+            data.names,
             id_column=options.id_column,
             email_column=options.email_column,
             renames=options.renames,
@@ -786,7 +736,7 @@ def prepare_traits(target: WarehouseTarget, source: SyncInput, options: TraitOpt
         accepted = SyncStore(warehouse, target.dataset).accepted_hashes(sync_name)
     finally:
         warehouse.close()
-    return plan_traits(rows, mapping, accepted, sync_name=sync_name, null_mode=options.null_mode)
+    return plan_traits(data, mapping, accepted, sync_name=sync_name, null_mode=options.null_mode)
 
 
 def execute_traits(
@@ -813,11 +763,11 @@ def prepare_events(
     statement = validate_select(sql, target.destination)
     warehouse = target.open(read_only=True)
     try:
-        columns, rows = read_rows(warehouse, statement)
+        data = read_input(warehouse, statement)
         sent = SyncStore(warehouse, target.dataset).sent_event_keys()
     finally:
         warehouse.close()
-    return plan_events(columns, rows, sent, id_column=id_column, email_column=email_column)
+    return plan_events(data, sent, id_column=id_column, email_column=email_column)
 
 
 def execute_events(

@@ -29,6 +29,30 @@ STATE_TABLE = "refiner_sync_state"
 LOG_TABLE = "refiner_sync_log"
 EVENT_LOG_TABLE = "refiner_event_log"
 
+STATE_KEY = ("sync_name", "identifier_type", "identifier")
+STATE_COLUMNS = (*STATE_KEY, "payload_hash", "run_id", "synced_at")
+LOG_COLUMNS = (
+    "run_id",
+    "sync_name",
+    "identifier_type",
+    "identifier",
+    "operation",
+    "status",
+    "error",
+    "payload_hash",
+    "logged_at",
+)
+EVENT_LOG_COLUMNS = (
+    "run_id",
+    "row_key",
+    "identifier_type",
+    "identifier",
+    "event",
+    "status",
+    "error",
+    "logged_at",
+)
+
 SUCCEEDED = "succeeded"
 FAILED = "failed"
 INVALID = "invalid"
@@ -121,16 +145,16 @@ class SyncStore:
             if e.status == SUCCEEDED
         ]
         with self.warehouse.transaction():
-            self.warehouse.executemany(
-                f"INSERT INTO {self.log} (run_id, sync_name, identifier_type, identifier, "
-                "operation, status, error, payload_hash, logged_at) "
-                "VALUES (?, ?, ?, ?, 'identify-user', ?, ?, ?, ?)",
+            self.warehouse.insert(
+                self.log,
+                LOG_COLUMNS,
                 [
                     (
                         run_id,
                         sync_name,
                         e.identifier_type,
                         e.identifier,
+                        "identify-user",
                         e.status,
                         e.error,
                         e.payload_hash,
@@ -139,14 +163,7 @@ class SyncStore:
                     for e in entries
                 ],
             )
-            self.warehouse.executemany(
-                f"INSERT INTO {self.state} (sync_name, identifier_type, identifier, payload_hash, "
-                "run_id, synced_at) VALUES (?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (sync_name, identifier_type, identifier) DO UPDATE SET "
-                "payload_hash = excluded.payload_hash, run_id = excluded.run_id, "
-                "synced_at = excluded.synced_at",
-                accepted,
-            )
+            self.warehouse.insert(self.state, STATE_COLUMNS, accepted, upsert_on=STATE_KEY)
 
     def record_events(self, run_id: str, entries: Sequence[EventLogEntry]) -> None:
         """Append event outcomes to the event log in one transaction."""
@@ -154,9 +171,9 @@ class SyncStore:
             return
         now = datetime.now(UTC)
         with self.warehouse.transaction():
-            self.warehouse.executemany(
-                f"INSERT INTO {self.event_log} (run_id, row_key, identifier_type, identifier, "
-                "event, status, error, logged_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            self.warehouse.insert(
+                self.event_log,
+                EVENT_LOG_COLUMNS,
                 [
                     (
                         run_id,

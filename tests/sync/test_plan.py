@@ -9,16 +9,21 @@ import pytest
 
 from pipelines.errors import ConfigError
 from pipelines.reverse_sync import (
-    InvalidRow,
     SyncInput,
     check_max_changes,
     parse_pairs,
     plan_events,
     plan_traits,
     resolve_mapping,
-    trait_value,
     validate_select,
 )
+from pipelines.sync_values import InvalidRow, convert_column, trait_value
+from pipelines.sync_warehouse import ColumnData
+
+
+def data(columns: list[str], rows: list[tuple[object, ...]]) -> ColumnData:
+    return ColumnData.from_rows(columns, rows)
+
 
 COLUMNS = ["contact_uuid", "remote_id", "email", "nps", "plan", "last_response_at", "_dlt_id"]
 
@@ -123,7 +128,8 @@ def test_mapping_rejects_unsafe_configurations() -> None:
 def test_hostile_trait_names_are_plain_payload_keys() -> None:
     name = 'x"; drop table t; --'
     mapping = resolve_mapping(["remote_id", name])
-    plan = plan_traits([("u1", 'it\'s "quoted"')], mapping, {}, sync_name="s")
+    rows = data(["remote_id", name], [("u1", 'it\'s "quoted"')])
+    plan = plan_traits(rows, mapping, {}, sync_name="s")
     assert plan.to_send[0].traits == {name: 'it\'s "quoted"'}
 
 
@@ -150,7 +156,7 @@ def test_value_rules() -> None:
 
 def test_plan_marks_new_changed_unchanged_invalid_and_skipped() -> None:
     mapping = resolve_mapping(COLUMNS)
-    first = plan_traits([row("u1"), row("u2")], mapping, {}, sync_name="s")
+    first = plan_traits(data(COLUMNS, [row("u1"), row("u2")]), mapping, {}, sync_name="s")
     assert (first.new, first.changed, first.unchanged) == (2, 0, 0)
     accepted = {
         (r.identifier_type, r.identifier or ""): r.payload_hash or "" for r in first.to_send
@@ -165,7 +171,7 @@ def test_plan_marks_new_changed_unchanged_invalid_and_skipped() -> None:
         row("long", plan="y" * 300),
         (*row("nothing", nps=None, plan=None)[:5], None, "x"),
     ]
-    plan = plan_traits(rows, mapping, accepted, sync_name="s")
+    plan = plan_traits(data(COLUMNS, rows), mapping, accepted, sync_name="s")
     assert (plan.new, plan.changed, plan.unchanged, plan.skipped) == (1, 1, 1, 1)
     assert [(r.identifier_type, r.identifier, r.status) for r in plan.to_send] == [
         ("id", "u2", "changed"),
@@ -180,7 +186,7 @@ def test_plan_marks_new_changed_unchanged_invalid_and_skipped() -> None:
 
 def test_null_modes_and_date_warning() -> None:
     mapping = resolve_mapping(["remote_id", "nps", "signup"])
-    rows = [("u1", None, date(2024, 1, 2))]
+    rows = data(["remote_id", "nps", "signup"], [("u1", None, date(2024, 1, 2))])
     skip = plan_traits(rows, mapping, {}, sync_name="s")
     assert skip.to_send[0].traits == {"signup": "2024-01-02"}
     assert "signup" in skip.warnings[0] and "_at" in skip.warnings[0]
@@ -193,7 +199,10 @@ def test_account_payload() -> None:
     mapping = resolve_mapping(
         ["remote_id", "nps", "acct", "acct_name"], account_map={"acct": "id", "acct_name": "name"}
     )
-    plan = plan_traits([("u1", 9, 42, "Acme"), ("u2", 7, None, None)], mapping, {}, sync_name="s")
+    rows = data(
+        ["remote_id", "nps", "acct", "acct_name"], [("u1", 9, 42, "Acme"), ("u2", 7, None, None)]
+    )
+    plan = plan_traits(rows, mapping, {}, sync_name="s")
     assert plan.to_send[0].payload() == {
         "id": "u1",
         "nps": 9,
@@ -221,7 +230,7 @@ def test_event_plan() -> None:
         ("u6", "Upgraded", "k6"),
         ("u7", "Upgraded", "k6"),
     ]
-    plan = plan_events(columns, rows, {"k2"})
+    plan = plan_events(data(columns, rows), {"k2"})
     assert [e.row_key for e in plan.to_send] == ["k1"]
     assert plan.already_sent == 1
     assert sorted((e.row_key or "-", (e.reason or "").split()[1]) for e in plan.invalid) == [
@@ -232,4 +241,39 @@ def test_event_plan() -> None:
         ("k6", "row_key"),
     ]
     with pytest.raises(ConfigError, match="row_key"):
-        plan_events(["identifier", "event"], [], set())
+        plan_events(data(["identifier", "event"], []), set())
+
+
+def test_column_conversion_matches_scalar_rules() -> None:
+    import pyarrow as pa
+
+    paris = timezone(timedelta(hours=2))
+    stamps = [
+        datetime(2024, 5, 1, 12, 30, tzinfo=paris),
+        None,
+        datetime(2024, 5, 1, 12, 30, 0, 500, tzinfo=UTC),
+    ]
+    converted = convert_column("seen_at", pa.array(stamps))
+    assert converted.values == [
+        "2024-05-01T10:30:00.000000Z",
+        None,
+        "2024-05-01T12:30:00.000500Z",
+    ]
+    assert converted.temporal
+    whole = convert_column("seen_at", pa.array(stamps[:2]))
+    assert whole.values == [trait_value("seen_at", v) if v else None for v in stamps[:2]]
+    assert whole.values[0] == "2024-05-01T10:30:00Z"
+    naive = convert_column("seen_at", pa.array([datetime(2024, 5, 1, 12)]))
+    assert naive.values == ["2024-05-01T12:00:00Z"]
+    floats = convert_column("f", pa.array([1.5, float("inf"), None]))
+    assert floats.values[0] == 1.5 and set(floats.invalid) == {1}
+    strings = convert_column("s", pa.array(["ok", "x" * 256, None]))
+    assert set(strings.invalid) == {1} and "256 characters" in strings.invalid[1]
+    decimals = convert_column("d", pa.array([Decimal("1.25"), Decimal("2")]))
+    assert decimals.values == [1.25, 2.0]
+    integral = convert_column("d", pa.array([Decimal("10"), None], pa.decimal128(20, 0)))
+    assert integral.values == [10, None]
+    dates = convert_column("day", pa.array([date(2024, 1, 2)]))
+    assert dates.values == ["2024-01-02"] and dates.temporal
+    lists = convert_column("l", pa.array([[1], None]))
+    assert set(lists.invalid) == {0} and "list" in lists.invalid[0]
