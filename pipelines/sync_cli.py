@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from pipelines.defaults import DEFAULT_ANALYTICS_SCHEMA, DEFAULT_DATASET
 from pipelines.errors import EXIT_FAILURE
 
 
@@ -169,7 +170,12 @@ def push_events_command(
 def transform_command(
     destination: str = _DESTINATION,
     duckdb_path: str = _DUCKDB_PATH,
-    dataset: str = _DATASET,
+    dataset: str = typer.Option(
+        DEFAULT_DATASET, "--dataset", help="Dataset (schema) `load` wrote."
+    ),
+    analytics_schema: str = typer.Option(
+        DEFAULT_ANALYTICS_SCHEMA, "--analytics-schema", help="Schema the models are built in."
+    ),
     responses_include: str | None = typer.Option(
         None,
         "--responses-include",
@@ -177,13 +183,14 @@ def transform_command(
     ),
     quiet: bool = typer.Option(False, "--quiet", help="Print only errors and the summary."),
 ) -> None:
-    """Run `dbt build` on the loaded warehouse; models go to <dataset>_analytics."""
+    """Run `dbt build` (models, tests, unit tests) on the warehouse that `load` wrote."""
     from pipelines.transform import run_transform
 
     result = run_transform(
         destination,
         duckdb_path,
         dataset,
+        analytics_schema=analytics_schema,
         responses_include=responses_include,
         quiet=quiet,
     )

@@ -3,7 +3,8 @@
 dbt runs in-process through `dbtRunner`, always with the committed dbt_project/profiles.yml
 (never dlt's generated profile, whose DuckDB target loads extensions that need the network).
 The profile reads its settings from REFINER_* environment variables; `run_transform` sets them
-for the duration of the build and restores them afterwards. Models land in `<dataset>_analytics`.
+for the duration of the build and restores them afterwards. The models read the loaded tables in
+`dataset` (default refiner_raw) and are built in `analytics_schema` (default refiner_analytics).
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipelines.defaults import DEFAULT_ANALYTICS_SCHEMA, DEFAULT_DATASET, DEFAULT_DUCKDB_PATH
 from pipelines.errors import ConfigError
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 DESTINATIONS = ("duckdb", "postgres")
 RESPONSE_INCLUDES = ("completed", "partials", "all")
-ANALYTICS_SCHEMA_SUFFIX = "_analytics"
 
 _PASSED = frozenset({"success", "pass"})
 _WARNED = frozenset({"warn"})
@@ -59,9 +60,10 @@ class TransformResult:
 
 def run_transform(
     destination: str = "duckdb",
-    duckdb_path: str | Path = "refiner.duckdb",
-    dataset: str = "refiner",
+    duckdb_path: str | Path = DEFAULT_DUCKDB_PATH,
+    dataset: str = DEFAULT_DATASET,
     *,
+    analytics_schema: str = DEFAULT_ANALYTICS_SCHEMA,
     postgres_url: str | None = None,
     responses_include: str | None = None,
     target_path: str | Path | None = None,
@@ -71,7 +73,8 @@ def run_transform(
 
     `destination` is duckdb (the file at `duckdb_path`) or postgres (`postgres_url`, else dlt's
     `destination.postgres.credentials`, else the REFINER_PG_* variables). `dataset` is the dlt
-    dataset that `refiner load` wrote. `responses_include` is the load's `include` setting
+    dataset that `refiner load` wrote; the models are built in `analytics_schema`.
+    `responses_include` is the load's `include` setting
     (default: `sources.refiner.include` from dlt's configuration); it tells the NPS consistency
     test whether partial responses were loaded. `target_path` holds dbt's artifacts and logs
     (default: DBT_TARGET_PATH and DBT_LOG_PATH, else dbt_project/target and dbt_project/logs).
@@ -80,7 +83,9 @@ def run_transform(
     model, test or unit test errors or fails.
     """
     include = responses_include or _configured_include()
-    environment = _profile_environment(destination, duckdb_path, dataset, postgres_url)
+    environment = _profile_environment(destination, duckdb_path, postgres_url)
+    environment["REFINER_DATASET"] = _schema_name("dataset", dataset)
+    environment["REFINER_ANALYTICS_SCHEMA"] = _schema_name("analytics_schema", analytics_schema)
     _check_choice("responses_include", include, RESPONSE_INCLUDES)
     args = [
         "build",
@@ -105,7 +110,7 @@ def run_transform(
     elapsed = time.monotonic() - started
     if outcome.exception is not None:
         raise TransformError(f"dbt build could not run: {outcome.exception}") from outcome.exception
-    result = _summarise(outcome.result, destination, dataset, elapsed)
+    result = _summarise(outcome.result, destination, analytics_schema, elapsed)
     if not outcome.success or result.failed:
         raise TransformError(_failure_message(result))
     return result
@@ -124,14 +129,18 @@ def _configured_include() -> str:
     return value or "completed"
 
 
+def _schema_name(name: str, value: str) -> str:
+    if not value or not value.replace("_", "").isalnum() or value[0].isdigit():
+        raise ConfigError(f"{name} must be letters, digits and underscores; got {value!r}.")
+    return value
+
+
 def _profile_environment(
-    destination: str, duckdb_path: str | Path, dataset: str, postgres_url: str | None
+    destination: str, duckdb_path: str | Path, postgres_url: str | None
 ) -> dict[str, str]:
-    """The REFINER_* variables that dbt_project/profiles.yml reads."""
+    """The REFINER_* variables of the connection that dbt_project/profiles.yml reads."""
     _check_choice("destination", destination, DESTINATIONS)
-    if not dataset.replace("_", "").isalnum():
-        raise ConfigError(f"dataset must be letters, digits and underscores; got {dataset!r}.")
-    environment = {"REFINER_DBT_TARGET": destination, "REFINER_DATASET": dataset}
+    environment = {"REFINER_DBT_TARGET": destination}
     if destination == "duckdb":
         path = Path(duckdb_path).resolve()
         if not path.is_file():
@@ -197,7 +206,7 @@ def _close_duckdb() -> None:
     DuckDBConnectionManager.close_all_connections()
 
 
-def _summarise(execution: Any, destination: str, dataset: str, elapsed: float) -> TransformResult:
+def _summarise(execution: Any, destination: str, schema: str, elapsed: float) -> TransformResult:
     counts = {"passed": 0, "warned": 0, "failed": 0, "skipped": 0}
     failures: list[NodeFailure] = []
     for node_result in getattr(execution, "results", None) or []:
@@ -221,7 +230,7 @@ def _summarise(execution: Any, destination: str, dataset: str, elapsed: float) -
             )
     return TransformResult(
         destination=destination,
-        schema=f"{dataset}{ANALYTICS_SCHEMA_SUFFIX}",
+        schema=schema,
         elapsed_seconds=elapsed,
         failures=failures,
         **counts,

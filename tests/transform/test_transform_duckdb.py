@@ -46,8 +46,7 @@ class Loaded:
 
 def _load_and_transform(directory: Path, include: str) -> Iterator[Loaded]:
     emulator = Emulator(transform_seed()).start()
-    # Not refiner.duckdb: a catalog named like the dataset makes DuckDB's binder ambiguous.
-    database = directory / "warehouse.duckdb"
+    database = directory / "refiner.duckdb"
     try:
         with refiner_env(emulator, include, **dbt_paths(directory)):
             load = run_refiner(
@@ -170,8 +169,8 @@ def test_consistency_test_fails_when_the_report_disagrees(
     shutil.copy(with_partials.database, database)
     with duckdb.connect(str(database)) as connection:
         changed = connection.execute(
-            "update refiner.reporting set score = score + 2 where (form_uuid, day) in "
-            "(select form_uuid, day from refiner.reporting "
+            "update refiner_raw.reporting set score = score + 2 where (form_uuid, day) in "
+            "(select form_uuid, day from refiner_raw.reporting "
             " where report_type = 'nps' and count > 0 order by form_uuid, day limit 1) "
             "and report_type = 'nps' returning form_uuid"
         ).fetchall()
