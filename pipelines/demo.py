@@ -1,8 +1,8 @@
 """`refiner demo`: a seeded local emulator, loaded into DuckDB, then three example queries.
 
 Steps: start the emulator in-process on a free loopback port, run `run_load` against it into
-`duckdb_path`, print the load summary, then (transform step, appended by the dbt work in
-pipelines/transform.py) and finally the example queries with their results.
+`duckdb_path`, print the load summary, run `dbt build` (pipelines/transform.py) on it, and
+finally the example queries with their results.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ def run_demo(
     from emulator import DEFAULT_API_KEY, Emulator, SeedConfig
     from pipelines.load import run_load
     from pipelines.load_cli import print_summary
+    from pipelines.transform import run_transform
 
     seed = SeedConfig(seed=DEMO_SEED, contacts=contacts, responses=responses)
     with Emulator(seed=seed) as emulator, tempfile.TemporaryDirectory() as pipelines:
@@ -64,7 +65,8 @@ def run_demo(
             base_url=emulator.base_url,
         )
     print_summary(summary, console)
-    # The dbt transform step (pipelines/transform.py `run_transform`) goes here.
+    transform = run_transform("duckdb", duckdb_path, DATASET, quiet=True)
+    console.print(transform.summary(), markup=False)
     print_examples(Path(duckdb_path), console)
 
 

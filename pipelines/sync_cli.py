@@ -194,11 +194,7 @@ def transform_command(
         responses_include=responses_include,
         quiet=quiet,
     )
-    Console(highlight=False, soft_wrap=True).print(
-        f"dbt build on {result.destination}: {result.passed} passed, {result.warned} warned, "
-        f"{result.skipped} skipped in {result.elapsed_seconds:.1f}s; models in {result.schema}.",
-        markup=False,
-    )
+    Console(highlight=False, soft_wrap=True).print(result.summary(), markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -57,6 +57,13 @@ class TransformResult:
     elapsed_seconds: float
     failures: list[NodeFailure] = field(default_factory=list)
 
+    def summary(self) -> str:
+        """One line for the terminal."""
+        return (
+            f"dbt build on {self.destination}: {self.passed} passed, {self.warned} warned, "
+            f"{self.skipped} skipped in {self.elapsed_seconds:.1f}s; models in {self.schema}."
+        )
+
 
 def run_transform(
     destination: str = "duckdb",
