@@ -20,25 +20,33 @@ import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pandas  # noqa: F401  (see below)
 import pytest
 
 from emulator import DEFAULT_API_KEY, Emulator, SeedConfig
+from pipelines.defaults import DEFAULT_DATASET
 from tests.warehouse import fresh_postgres_database, requires_postgres
+
+# pandas is imported up front so in-process loads do not race dlt's lazy pandas check against a
+# worker thread importing it (a real bug in fresh processes, pinned down deterministically by
+# test_fresh_process.py, so every other test here can report its own finding).
 
 REPO = Path(__file__).resolve().parents[2]
 REFINER = [sys.executable, "-m", "pipelines.cli"]
-DATASET = "refiner"
+DATASET = DEFAULT_DATASET
 
 # Small enough for loads of a few seconds; page_length forces several pages per resource.
 PAGE_LENGTH = 25
 LOOKBACK_HOURS = 2
 START_DATE = "2024-01-01"
+# Reporting costs one request per type, form and day; three days keep loads to seconds.
+REPORTING_DAYS = 3
 
 
 def load_seed(**overrides: Any) -> SeedConfig:
@@ -125,13 +133,18 @@ TIMESTAMP_COLUMNS: dict[str, tuple[str, ...]] = {
 
 
 # --------------------------------------------------------------------------- warehouses
-@dataclass(frozen=True)
+@dataclass
 class Warehouse:
-    """Where a load writes, and how a test reads it back (a fresh connection per query)."""
+    """Where a load writes, and how a test reads it back.
+
+    Reads share one connection (read-only for DuckDB); `close()` releases it, and must be
+    called before anything else writes to a DuckDB file (`load` does it).
+    """
 
     destination: str  # "duckdb" or "postgres"
     location: str  # DuckDB file path, or a PostgreSQL URL
     dataset: str = DATASET
+    _connection: Any = field(default=None, repr=False, compare=False)
 
     def env(self) -> dict[str, str]:
         """Environment that points dlt's destination at this warehouse."""
@@ -144,22 +157,34 @@ class Warehouse:
         return ["--destination", self.destination, "--dataset", self.dataset]
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
-        """Rows of one read-only query; `{ds}` in `sql` is replaced by the dataset name."""
-        sql = sql.replace("{ds}", self.dataset)
+        """Rows of one read-only query.
+
+        `{ds}` in `sql` becomes the qualified dataset (catalog-qualified for DuckDB, since the
+        file's catalog may share the dataset's name), `{schema}` the dataset's bare name.
+        """
+        sql = sql.replace("{schema}", self.dataset)
         if self.destination == "duckdb":
             import duckdb
 
-            with duckdb.connect(self.location, read_only=True) as connection:
-                return connection.execute(sql).fetchall()
+            sql = sql.replace("{ds}", f'"{Path(self.location).stem}"."{self.dataset}"')
+
+            if self._connection is None:
+                self._connection = duckdb.connect(self.location, read_only=True)
+            return list(self._connection.execute(sql).fetchall())
         import psycopg2
 
-        connection = psycopg2.connect(self.location)
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute(sql)
-                return list(cursor.fetchall())
-        finally:
-            connection.close()
+        if self._connection is None:
+            self._connection = psycopg2.connect(self.location)
+            self._connection.autocommit = True
+        with self._connection.cursor() as cursor:
+            cursor.execute(sql.replace("{ds}", f'"{self.dataset}"'))
+            return list(cursor.fetchall())
+
+    def close(self) -> None:
+        """Release the read connection (so a load can open the file for writing)."""
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
 
     def exists(self) -> bool:
         """Whether a load has created anything yet."""
@@ -171,7 +196,7 @@ class Warehouse:
         """Every table of the dataset, dlt's own tables included."""
         rows = self.query(
             "select table_name from information_schema.tables "
-            "where table_schema = '{ds}' and table_type = 'BASE TABLE'"
+            "where table_schema = '{schema}' and table_type = 'BASE TABLE'"
         )
         return {row[0] for row in rows}
 
@@ -179,7 +204,7 @@ class Warehouse:
         """Column name -> lower-cased SQL type."""
         rows = self.query(
             "select column_name, data_type from information_schema.columns "
-            f"where table_schema = '{{ds}}' and table_name = '{table}'"
+            f"where table_schema = '{{schema}}' and table_name = '{table}'"
         )
         return {name: kind.lower() for name, kind in rows}
 
@@ -250,20 +275,28 @@ def canonical(row: Mapping[str, Any]) -> str:
     return json.dumps(row, sort_keys=True, default=str, ensure_ascii=False)
 
 
-def duckdb_warehouse(tmp_path: Path, name: str = "refiner.duckdb") -> Warehouse:
+def duckdb_warehouse(tmp_path: Path, name: str = "warehouse.duckdb") -> Warehouse:
     return Warehouse("duckdb", str(tmp_path / name))
 
 
 @contextmanager
 def make_warehouse(
-    destination: str, tmp_path: Path, name: str = "refiner.duckdb"
+    destination: str, tmp_path: Path, name: str = "warehouse.duckdb"
 ) -> Iterator[Warehouse]:
     """A fresh, empty warehouse of the given kind."""
     if destination == "duckdb":
-        yield duckdb_warehouse(tmp_path, name)
+        made = duckdb_warehouse(tmp_path, name)
+        try:
+            yield made
+        finally:
+            made.close()
         return
     with fresh_postgres_database() as database:
-        yield Warehouse("postgres", database.url)
+        made = Warehouse("postgres", database.url)
+        try:
+            yield made
+        finally:
+            made.close()
 
 
 DESTINATIONS = [
@@ -316,6 +349,7 @@ def load_env(
         "SOURCES__REFINER__PAGE_LENGTH": str(PAGE_LENGTH),
         "SOURCES__REFINER__START_DATE": START_DATE,
         "SOURCES__REFINER__LOOKBACK_HOURS": str(LOOKBACK_HOURS),
+        "SOURCES__REFINER__REPORTING_DAYS": str(REPORTING_DAYS),
         "DLT_DATA_DIR": str(pipelines_dir),
         "RUNTIME__DLTHUB_TELEMETRY": "false",
         **warehouse.env(),
@@ -350,8 +384,8 @@ def refiner_process(
     child_env = {
         k: v for k, v in os.environ.items() if not k.startswith(("SOURCES__", "DESTINATION__"))
     }
-    child_env.update(env)
     child_env["PYTHONPATH"] = str(REPO)
+    child_env.update(env)
     return subprocess.Popen(
         [*REFINER, *args],
         env=child_env,
@@ -378,6 +412,7 @@ def load(
     **settings: Any,
 ) -> CliRun:
     """`refiner load` in-process; fails the test when it does not exit 0."""
+    warehouse.close()
     run = run_refiner(
         load_args(warehouse, pipelines_dir, *extra),
         load_env(emulator, warehouse, pipelines_dir, **settings),

@@ -7,6 +7,8 @@ previously loaded warehouse exactly as it was.
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,7 @@ from tests.load.conftest import (
     load,
     load_args,
     load_env,
+    load_seed,
     run_refiner_process,
 )
 
@@ -31,11 +34,24 @@ def _closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture
-def loaded(load_emulator: Emulator, tmp_path: Path) -> Warehouse:
-    warehouse = duckdb_warehouse(tmp_path)
-    load(load_emulator, warehouse, tmp_path / "pipelines")
-    return warehouse
+@dataclass(frozen=True)
+class Loaded:
+    emulator: Emulator
+    warehouse: Warehouse
+    pipelines: Path
+    fingerprint: str
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
+    """One warehouse loaded once; every bad-input case must leave it exactly as it is."""
+    tmp_path = tmp_path_factory.mktemp("bad-input")
+    with Emulator(seed=load_seed()) as emulator:
+        warehouse = duckdb_warehouse(tmp_path)
+        load(emulator, warehouse, tmp_path / "pipelines")
+        fingerprint = warehouse.fingerprint()
+        warehouse.close()
+        yield Loaded(emulator, warehouse, tmp_path / "pipelines", fingerprint)
 
 
 def _assert_clean_failure(run: CliRun, *secrets: str) -> None:
@@ -49,24 +65,23 @@ def _assert_clean_failure(run: CliRun, *secrets: str) -> None:
 
 @pytest.mark.parametrize("case", ["wrong_key", "unreachable", "malformed_since"])
 def test_bad_input_fails_in_one_line_and_leaves_the_warehouse_untouched(
-    case: str, load_emulator: Emulator, loaded: Warehouse, tmp_path: Path
+    case: str, loaded: Loaded
 ) -> None:
-    pipelines = tmp_path / "pipelines"
-    before = loaded.fingerprint()
-    env = load_env(load_emulator, loaded, pipelines, max_attempts=2)
-    args = load_args(loaded, pipelines)
+    warehouse, pipelines = loaded.warehouse, loaded.pipelines
+    env = load_env(loaded.emulator, warehouse, pipelines, max_attempts=2)
+    args = load_args(warehouse, pipelines)
     if case == "wrong_key":
-        env = load_env(load_emulator, loaded, pipelines, api_key=WRONG_KEY, max_attempts=2)
+        env = load_env(loaded.emulator, warehouse, pipelines, api_key=WRONG_KEY, max_attempts=2)
     elif case == "unreachable":
         env = load_env(
             None,
-            loaded,
+            warehouse,
             pipelines,
             base_url=f"http://127.0.0.1:{_closed_port()}/v1",
             max_attempts=2,
         )
     else:
-        args = load_args(loaded, pipelines, "--since", "2024-13-45")
+        args = load_args(warehouse, pipelines, "--since", "2024-13-45")
 
     run = run_refiner_process(args, env)
 
@@ -76,4 +91,7 @@ def test_bad_input_fails_in_one_line_and_leaves_the_warehouse_untouched(
     if case == "malformed_since":
         assert run.code == 2, run.output
         assert "--since" in run.stderr or "since" in run.stderr.lower()
-    assert loaded.fingerprint() == before, "the warehouse changed after a failed load"
+    try:
+        assert warehouse.fingerprint() == loaded.fingerprint, "a failed load changed the warehouse"
+    finally:
+        warehouse.close()

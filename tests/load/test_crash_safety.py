@@ -47,6 +47,7 @@ def test_sigkill_mid_extract_then_rerun_equals_a_clean_load(
             form_uuid=template["form"]["uuid"], contact_uuid=contacts[i % 30], data=template["data"]
         )
 
+    warehouse.close()
     emulator.faults.configure(latency_ms=300)
     emulator.request_log.clear()
     process = refiner_process(
