@@ -159,65 +159,16 @@ WAREHOUSE_KINDS = DESTINATIONS
 """DuckDB, and PostgreSQL when REFINER_TEST_POSTGRES is set (tests/load's parameters)."""
 
 
-@dataclass(frozen=True)
-class PinnedWarehouse(Warehouse):
-    """tests/load's Warehouse that can hold one read connection for a batch of checks.
-
-    Opening a DuckDB file costs tens of milliseconds, and a full correctness check runs ~80
-    queries. `pinned()` keeps one connection for the batch; it must be closed before the
-    next load, since a load needs the file for writing.
-    """
-
-    held: list[Any] = field(default_factory=list, compare=False, repr=False)
-
-    @classmethod
-    def of(cls, made: Warehouse) -> PinnedWarehouse:
-        """Wrap a warehouse made by tests/load's `make_warehouse`."""
-        return cls(made.destination, made.location, made.dataset)
-
-    def query(self, sql: str) -> list[tuple[Any, ...]]:
-        """Rows of one read-only query, on the pinned connection when there is one."""
-        if not self.held:
-            return super().query(sql)
-        sql = sql.replace("{ds}", self.dataset)
-        if self.destination == "duckdb":
-            return [tuple(row) for row in self.held[0].execute(sql).fetchall()]
-        with self.held[0].cursor() as cursor:
-            cursor.execute(sql)
-            return [tuple(row) for row in cursor.fetchall()]
-
-    @contextmanager
-    def pinned(self) -> Iterator[PinnedWarehouse]:
-        """Hold one read connection for the duration of the block (re-entrant)."""
-        if self.held or (self.destination == "duckdb" and not Path(self.location).exists()):
-            yield self
-            return
-        if self.destination == "duckdb":
-            import duckdb
-
-            connection: Any = duckdb.connect(self.location, read_only=True)
-        else:
-            import psycopg2
-
-            connection = psycopg2.connect(self.location)
-            connection.autocommit = True
-        self.held.append(connection)
-        try:
-            yield self
-        finally:
-            self.held.clear()
-            connection.close()
-
-
 @pytest.fixture(params=[pytest.param("duckdb", id="duckdb")])
-def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PinnedWarehouse]:
+def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Warehouse]:
     """An empty DuckDB warehouse; tests that name both override the params with WAREHOUSE_KINDS.
 
     The file is not called refiner.duckdb: a DuckDB catalog named like the dataset makes
     `refiner.<table>` ambiguous (see the report on the load's default path).
     """
     with make_warehouse(request.param, tmp_path, "warehouse.duckdb") as made:
-        yield PinnedWarehouse.of(made)
+        yield made
+        made.close()
 
 
 _OWN_ENV_PREFIXES = ("SOURCES__", "DESTINATION__", "LOAD__", "NORMALIZE__", "DLT_DATA_DIR")
@@ -237,6 +188,8 @@ class Workspace:
     warehouse: Warehouse
     witness: SecretWitness
     settings: dict[str, Any] = field(default_factory=dict)
+    last_logs: str = ""
+    """Log records (every logger, DEBUG and up) of the last in-process run."""
 
     @property
     def pipelines_dir(self) -> Path:
@@ -244,19 +197,16 @@ class Workspace:
         return self.root / "pipelines"
 
     def env(self, **settings: Any) -> dict[str, str]:
-        """Subprocess environment: tests/load's load settings, sentinel secrets, fast retries."""
+        """Environment of a run: tests/load's load settings with the sentinel key (`api_key=`
+        overrides it), the sentinel webhook secret, fast retries; other `settings` become
+        SOURCES__REFINER__<NAME> variables."""
         base = {
             key: value for key, value in os.environ.items() if not key.startswith(_OWN_ENV_PREFIXES)
         }
         merged = {**FAST_LOAD_SETTINGS, **self.settings, **settings}
+        api_key = merged.pop("api_key", SENTINEL_API_KEY)
         base.update(
-            load_env(
-                self.emulator,
-                self.warehouse,
-                self.pipelines_dir,
-                api_key=SENTINEL_API_KEY,
-                **merged,
-            )
+            load_env(self.emulator, self.warehouse, self.pipelines_dir, api_key=api_key, **merged)
         )
         base.update(
             {
@@ -271,6 +221,7 @@ class Workspace:
 
     def spawn(self, *args: str, **settings: Any) -> subprocess.Popen[str]:
         """Start `refiner --debug <args>` in the background; output goes to a scanned file."""
+        self.warehouse.close()
         log = self.root / f"run-{time.monotonic_ns()}.log"
         with log.open("w") as handle:
             process = subprocess.Popen(
@@ -290,6 +241,7 @@ class Workspace:
         The environment is set only for the call. Log records of every logger at DEBUG are
         captured too, since `--debug` sends them to a stderr handler made by the first run.
         """
+        self.warehouse.close()
         out, err, logs = io.StringIO(), io.StringIO(), io.StringIO()
         handler = logging.StreamHandler(logs)
         handler.setLevel(logging.DEBUG)
@@ -314,10 +266,12 @@ class Workspace:
         self.witness.text(f"stdout of {label}", out.getvalue())
         self.witness.text(f"stderr of {label}", err.getvalue())
         self.witness.text(f"log records of {label}", logs.getvalue())
-        return CliRun(code, out.getvalue(), err.getvalue() + logs.getvalue())
+        self.last_logs = logs.getvalue()
+        return CliRun(code, out.getvalue(), err.getvalue())
 
     def run_process(self, *args: str, timeout: float = 120, **settings: Any) -> CliRun:
         """Run `refiner --debug <args>` as a child process, exactly as a user would."""
+        self.warehouse.close()
         completed = subprocess.run(
             [*REFINER, "--debug", *args],
             cwd=self.root,
@@ -392,14 +346,22 @@ def assert_ok(run: CliRun) -> None:
     assert run.code == 0, f"exit {run.code}\n{run.output[-6000:]}"
 
 
+def error_text(output: str) -> str:
+    """The CLI's error: from the last line starting `Error:` to the end ("" if none)."""
+    start = output.rfind("\nError:")
+    if start < 0:
+        return output if output.startswith("Error:") else ""
+    return output[start + 1 :]
+
+
 def assert_failed_clearly(run: CliRun, *words: str) -> str:
-    """A non-zero exit whose last stderr line starts with `Error:` and names `words`."""
+    """A non-zero exit with an `Error:` message on stderr that names each of `words`."""
     assert run.code != 0, f"exited 0 although it should have failed:\n{run.output[-3000:]}"
-    errors = [line for line in run.stderr.splitlines() if line.startswith("Error:")]
-    assert errors, f"no `Error:` line on stderr:\n{run.stderr[-3000:]}"
+    message = error_text(run.stderr)
+    assert message, f"no `Error:` line on stderr:\n{run.stderr[-3000:]}"
     for word in words:
-        assert word.lower() in errors[-1].lower(), f"{word!r} not in {errors[-1]!r}"
-    return errors[-1]
+        assert word.lower() in message.lower(), f"{word!r} not in {message!r}"
+    return message
 
 
 def wait_until(predicate: Callable[[], bool], *, timeout: float, interval: float = 0.01) -> bool:
@@ -429,20 +391,9 @@ def assert_correct(warehouse: Warehouse, emulator: Emulator) -> None:
     contacts, `count(*) = count(distinct pk)` in every data table (child tables by `_dlt_id`),
     and every `_dlt_load_id` belongs to a completed load.
     """
-    with pinned(warehouse):
-        assert_consistent(warehouse, emulator)
-        assert_no_duplicates_anywhere(warehouse)
-        assert_values_match(warehouse, emulator)
-
-
-@contextmanager
-def pinned(warehouse: Warehouse) -> Iterator[Warehouse]:
-    """One read connection for a batch of queries, when the warehouse supports it."""
-    if isinstance(warehouse, PinnedWarehouse):
-        with warehouse.pinned():
-            yield warehouse
-    else:
-        yield warehouse
+    assert_consistent(warehouse, emulator)
+    assert_no_duplicates_anywhere(warehouse)
+    assert_values_match(warehouse, emulator)
 
 
 def assert_no_duplicates_anywhere(warehouse: Warehouse) -> None:
@@ -536,14 +487,13 @@ def answer_holds(row: dict[str, Any], value: Any) -> bool:
 
 def table_hashes(warehouse: Warehouse, tables: Sequence[str] | None = None) -> dict[str, str]:
     """A hash per table of its user-visible content (dlt's own columns left out, rows sorted)."""
-    with pinned(warehouse):
-        names = tables or sorted(
-            t for t in warehouse.tables() if not t.startswith("_dlt") and t not in SNAPSHOT_TABLES
-        )
-        return {
-            table: hashlib.sha256("\n".join(warehouse.content(table)).encode()).hexdigest()
-            for table in names
-        }
+    names = tables or sorted(
+        t for t in warehouse.tables() if not t.startswith("_dlt") and t not in SNAPSHOT_TABLES
+    )
+    return {
+        table: hashlib.sha256("\n".join(warehouse.content(table)).encode()).hexdigest()
+        for table in names
+    }
 
 
 def stored_state(warehouse: Warehouse) -> dict[str, Any]:
