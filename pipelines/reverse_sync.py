@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, TypeVar
 
+from pipelines.defaults import DEFAULT_ANALYTICS_SCHEMA, DEFAULT_DATASET, DEFAULT_DUCKDB_PATH
 from pipelines.errors import ConfigError
 from pipelines.sync_state import (
     FAILED,
@@ -48,12 +49,10 @@ from pipelines.sync_state import (
 )
 from pipelines.sync_values import PayloadHasher, convert_column
 from pipelines.sync_warehouse import (
-    DEFAULT_DUCKDB_PATH,
     ColumnData,
     Warehouse,
     identifier,
     open_warehouse,
-    quote,
 )
 from sources.refiner.errors import AuthError, RefinerError, redact
 from sources.refiner.settings import MAX_TRAIT_STRING_LENGTH
@@ -123,28 +122,28 @@ class ContactWriter(Protocol):
 
 @dataclass(frozen=True)
 class SyncInput:
-    """Where rows come from: a dbt model in `<dataset>_analytics`, a `schema.table`, or a SELECT."""
+    """Where rows come from: a dbt model in the analytics schema, a `schema.table`, or a SELECT."""
 
     model: str | None = None
     table: str | None = None
     sql: str | None = None
 
-    def resolve(self, dataset: str, dialect: str) -> tuple[str, str]:
+    def resolve(self, analytics_schema: str, warehouse: Warehouse) -> tuple[str, str]:
         """Return (statement to run, default sync name). Names are validated and quoted."""
         given = [value for value in (self.model, self.table, self.sql) if value is not None]
         if len(given) > 1:
             raise ConfigError("Give at most one of --model, --table and --sql.")
         if self.sql is not None:
-            return validate_select(self.sql, dialect), "sql"
+            return validate_select(self.sql, warehouse.destination), "sql"
         if self.table is not None:
             parts = self.table.split(".")
             if len(parts) != 2:
                 raise ConfigError(f"--table must be schema.name, got {self.table!r}.")
             schema, table = (identifier(part, "table name") for part in parts)
-            return f"SELECT * FROM {quote(schema, table)}", f"{schema}.{table}"
+            return f"SELECT * FROM {warehouse.qualified(schema, table)}", f"{schema}.{table}"
         model = identifier(self.model or DEFAULT_MODEL, "model name")
-        schema = identifier(f"{dataset}_analytics", "dataset")
-        return f"SELECT * FROM {quote(schema, model)}", model
+        schema = identifier(analytics_schema, "analytics schema")
+        return f"SELECT * FROM {warehouse.qualified(schema, model)}", model
 
 
 def validate_select(sql: str, dialect: str) -> str:
@@ -493,6 +492,18 @@ class SyncReport:
     duration_s: float = 0.0
     failures: list[tuple[str, str]] = field(default_factory=list)
 
+    def raise_for_failures(self, log_table: str) -> None:
+        """Raise RowsFailed (exit code 1) when any row failed."""
+        if self.failed:
+            raise RowsFailed(
+                f"{self.failed} row(s) failed; they are retried on the next run. Reasons are "
+                f"above and in {log_table} (run_id {self.run_id})."
+            )
+
+
+class RowsFailed(Exception):
+    """Some rows failed or were invalid; the run's other rows were sent and recorded."""
+
 
 def new_run_id() -> str:
     """A sortable, unique run id: UTC timestamp plus a random suffix."""
@@ -693,11 +704,13 @@ def push_events(
 
 @dataclass(frozen=True)
 class WarehouseTarget:
-    """The warehouse `refiner load` wrote: destination, DuckDB file and dataset (schema)."""
+    """The warehouse `refiner load` wrote: destination, DuckDB file, the load dataset (where the
+    sync tables live too) and the schema dbt builds its models in."""
 
     destination: str = "duckdb"
     duckdb_path: str = DEFAULT_DUCKDB_PATH
-    dataset: str = "refiner"
+    dataset: str = DEFAULT_DATASET
+    analytics_schema: str = DEFAULT_ANALYTICS_SCHEMA
 
     def open(self, *, read_only: bool) -> Warehouse:
         """Connect; read-only connections run the input query so it cannot write."""
@@ -722,7 +735,7 @@ def prepare_traits(target: WarehouseTarget, source: SyncInput, options: TraitOpt
     """Read the input and the accepted hashes on a read-only connection and diff them."""
     warehouse = target.open(read_only=True)
     try:
-        statement, default_name = source.resolve(target.dataset, target.destination)
+        statement, default_name = source.resolve(target.analytics_schema, warehouse)
         data = read_input(warehouse, statement)
         mapping = resolve_mapping(
             data.names,

@@ -1,6 +1,7 @@
 """`refiner push-traits` and `refiner push-events`: the reverse sync commands.
 
-Exit codes: 0 when every row succeeded (or was unchanged), 1 when any row failed or was invalid,
+Exit codes: 0 when every row succeeded (or was unchanged), 1 when any row failed or was invalid
+(RowsFailed),
 2 for bad options or input (including a refused --max-changes guard), 3 for a refused API key.
 """
 
@@ -12,7 +13,6 @@ import typer
 from rich.console import Console
 
 from pipelines.defaults import DEFAULT_ANALYTICS_SCHEMA, DEFAULT_DATASET
-from pipelines.errors import EXIT_FAILURE
 
 
 def _client(api_key: str | None, base_url: str | None, requests_per_minute: float | None) -> Any:
@@ -25,7 +25,9 @@ def _client(api_key: str | None, base_url: str | None, requests_per_minute: floa
 
 _DESTINATION = typer.Option("duckdb", "--destination", help="Warehouse: duckdb or postgres.")
 _DUCKDB_PATH = typer.Option("refiner.duckdb", "--duckdb-path", help="DuckDB file `load` wrote.")
-_DATASET = typer.Option("refiner", "--dataset", help="Dataset (schema) of the loaded tables.")
+_DATASET = typer.Option(
+    DEFAULT_DATASET, "--dataset", help="Dataset (schema) `load` wrote; sync tables go here too."
+)
 _ID_COLUMN = typer.Option(None, "--id-column", help="Column sent as `id` (default remote_id).")
 _EMAIL_COLUMN = typer.Option(
     None, "--email-column", help="Column sent as `email` when the id is NULL (default email)."
@@ -50,7 +52,10 @@ _RATE = typer.Option(
 
 def push_traits_command(
     model: str | None = typer.Option(
-        None, "--model", help="dbt model in <dataset>_analytics (default contact_traits)."
+        None, "--model", help="dbt model in --analytics-schema (default contact_traits)."
+    ),
+    analytics_schema: str = typer.Option(
+        DEFAULT_ANALYTICS_SCHEMA, "--analytics-schema", help="Schema the dbt models are in."
     ),
     table: str | None = typer.Option(None, "--table", help="Read schema.name instead."),
     sql: str | None = typer.Option(None, "--sql", help="Read a single SELECT instead."),
@@ -99,7 +104,7 @@ def push_traits_command(
     if null not in ("skip", "clear"):
         raise ConfigError(f"--null must be skip or clear, got {null!r}.")
     console = Console(highlight=False)
-    target = WarehouseTarget(destination, duckdb_path, dataset)
+    target = WarehouseTarget(destination, duckdb_path, dataset, analytics_schema)
     options = TraitOptions(
         sync_name=sync_name,
         id_column=id_column,
@@ -120,8 +125,7 @@ def push_traits_command(
     with client:
         report = execute_traits(target, plan, client, workers=workers, secrets=(key,))
     render_report(console, "push-traits", report)
-    if report.failed:
-        raise typer.Exit(EXIT_FAILURE)
+    report.raise_for_failures("refiner_sync_log")
 
 
 def push_events_command(
@@ -163,8 +167,7 @@ def push_events_command(
     with client:
         report = execute_events(target, plan, client, workers=workers, secrets=(key,))
     render_report(console, "push-events", report)
-    if report.failed:
-        raise typer.Exit(EXIT_FAILURE)
+    report.raise_for_failures("refiner_event_log")
 
 
 def transform_command(

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pipelines.sync_warehouse import Warehouse, identifier, quote
+from pipelines.sync_warehouse import Warehouse, identifier
 
 STATE_TABLE = "refiner_sync_state"
 LOG_TABLE = "refiner_sync_log"
@@ -87,14 +87,16 @@ class SyncStore:
     def __init__(self, warehouse: Warehouse, dataset: str) -> None:
         self.warehouse = warehouse
         self.dataset = identifier(dataset, "dataset")
-        self.state = quote(self.dataset, STATE_TABLE)
-        self.log = quote(self.dataset, LOG_TABLE)
-        self.event_log = quote(self.dataset, EVENT_LOG_TABLE)
+        self.state = warehouse.qualified(self.dataset, STATE_TABLE)
+        self.log = warehouse.qualified(self.dataset, LOG_TABLE)
+        self.event_log = warehouse.qualified(self.dataset, EVENT_LOG_TABLE)
 
     def ensure_tables(self) -> None:
         """Create the schema and the three tables if they do not exist yet."""
         with self.warehouse.transaction():
-            self.warehouse.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(self.dataset)}")
+            self.warehouse.execute(
+                f"CREATE SCHEMA IF NOT EXISTS {self.warehouse.qualified(self.dataset)}"
+            )
             self.warehouse.execute(
                 f"CREATE TABLE IF NOT EXISTS {self.state} ("
                 "sync_name TEXT NOT NULL, identifier_type TEXT NOT NULL, identifier TEXT NOT NULL, "

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from pipelines.defaults import DEFAULT_DUCKDB_PATH
 from pipelines.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
 
 Destination = Literal["duckdb", "postgres"]
 DESTINATIONS: tuple[Destination, ...] = ("duckdb", "postgres")
-DEFAULT_DUCKDB_PATH = "refiner.duckdb"
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
@@ -116,6 +116,10 @@ class Warehouse(Protocol):
     def transaction(self) -> Any:
         """Context manager: commit on success, roll back on error."""
 
+    def qualified(self, *parts: str) -> str:
+        """A quoted, fully qualified schema or table name (DuckDB adds the catalog, because a
+        file named refiner.duckdb makes `refiner` both a catalog and a schema)."""
+
     def table_exists(self, schema: str, table: str) -> bool:
         """Whether `schema.table` exists as a table or view."""
 
@@ -137,6 +141,10 @@ class DuckDBWarehouse:
             )
         self._connection = duckdb.connect(str(path), read_only=read_only)
         self._connection.execute("SET TimeZone = 'UTC'")
+        self._catalog = str(self._connection.execute("SELECT current_database()").fetchall()[0][0])
+
+    def qualified(self, *parts: str) -> str:
+        return quote(self._catalog, *parts)
 
     def query(
         self, sql: str, params: Sequence[Any] = ()
@@ -216,6 +224,9 @@ class PostgresWarehouse:
         self._connection.set_session(readonly=read_only, autocommit=True)
         with self._connection.cursor() as cursor:
             cursor.execute("SET TIME ZONE 'UTC'")
+
+    def qualified(self, *parts: str) -> str:
+        return quote(*parts)
 
     def query(
         self, sql: str, params: Sequence[Any] = ()

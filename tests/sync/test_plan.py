@@ -18,7 +18,7 @@ from pipelines.reverse_sync import (
     validate_select,
 )
 from pipelines.sync_values import InvalidRow, convert_column, trait_value
-from pipelines.sync_warehouse import ColumnData
+from pipelines.sync_warehouse import ColumnData, DuckDBWarehouse
 
 
 def data(columns: list[str], rows: list[tuple[object, ...]]) -> ColumnData:
@@ -70,22 +70,23 @@ def test_validate_select_rejects_everything_else(sql: str, reason: str) -> None:
 
 
 def test_model_and_table_names_are_validated_and_quoted() -> None:
-    assert SyncInput().resolve("refiner", "duckdb") == (
-        'SELECT * FROM "refiner_analytics"."contact_traits"',
+    memory = DuckDBWarehouse(":memory:")
+    assert SyncInput().resolve("refiner_analytics", memory) == (
+        'SELECT * FROM "memory"."refiner_analytics"."contact_traits"',
         "contact_traits",
     )
-    assert SyncInput(table="marts.traits").resolve("refiner", "duckdb")[0] == (
-        'SELECT * FROM "marts"."traits"'
+    assert SyncInput(table="marts.traits").resolve("refiner_analytics", memory)[0] == (
+        'SELECT * FROM "memory"."marts"."traits"'
     )
     for bad in ('x"; drop table t; --', "a b", "1abc"):
         with pytest.raises(ConfigError, match="Invalid"):
-            SyncInput(model=bad).resolve("refiner", "duckdb")
+            SyncInput(model=bad).resolve("refiner_analytics", memory)
     with pytest.raises(ConfigError, match=r"schema\.name"):
-        SyncInput(table="justone").resolve("refiner", "duckdb")
+        SyncInput(table="justone").resolve("refiner_analytics", memory)
     with pytest.raises(ConfigError, match="Invalid"):
-        SyncInput(table='s."t"').resolve("refiner", "duckdb")
+        SyncInput(table='s."t"').resolve("refiner_analytics", memory)
     with pytest.raises(ConfigError, match="at most one"):
-        SyncInput(table="a.b", sql="select 1").resolve("refiner", "duckdb")
+        SyncInput(table="a.b", sql="select 1").resolve("refiner_analytics", memory)
 
 
 def test_mapping_defaults_drop_identifiers_uuid_and_dlt_columns() -> None:
