@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -85,6 +86,12 @@ class EmulatorProcess:
         self._proc.stdin.write(json.dumps({"op": op, **options}) + "\n")
         self._proc.stdin.flush()
         return self._read()
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the emulator process has used so far."""
+        assert self._proc is not None
+        fields = Path(f"/proc/{self._proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def set_faults(self, *, latency_seconds: float = 0.0, rate_per_second: float = 0.0) -> None:
         """Fixed latency on every request and a token-bucket limit of one second's burst

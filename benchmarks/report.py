@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from statistics import median
 from typing import Any
 
 
@@ -59,6 +60,7 @@ def throughput_table(sizes: dict[str, dict[str, Any]]) -> str:
                     f"{figure['median_seconds']:.3f}",
                     str(figure["runs"]),
                     f"{figure['max_peak_rss_mb']:.0f}" if figure.get("max_peak_rss_mb") else "",
+                    f"{median(figure['server_cpu_seconds']):.2f}",
                     ratio,
                 ]
             )
@@ -69,6 +71,7 @@ def throughput_table(sizes: dict[str, dict[str, Any]]) -> str:
         "median s",
         "runs",
         "peak MB",
+        "emulator CPU s",
         "refiner-dlt is",
     ]
     return _table(headers, rows)

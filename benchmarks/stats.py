@@ -21,10 +21,13 @@ class Figure:
     seconds: list[float] = field(default_factory=list)
     process_seconds: list[float] = field(default_factory=list)
     peak_rss_mb: list[float] = field(default_factory=list)
+    server_cpu_seconds: list[float] = field(default_factory=list)
     extra: list[dict[str, Any]] = field(default_factory=list)
 
-    def add(self, result: ChildResult) -> None:
-        """Record one run: the child's own timing, its process wall time and peak memory."""
+    def add(self, result: ChildResult, server_cpu_seconds: float = 0.0) -> None:
+        """Record one run: the child's own timing, its process wall time and peak memory, and
+        the CPU time the emulator spent serving it (it shares the machine's cores)."""
+        self.server_cpu_seconds.append(server_cpu_seconds)
         self.seconds.append(float(result.report["seconds"]))
         self.process_seconds.append(result.wall_seconds)
         self.peak_rss_mb.append(result.peak_rss_mb)
@@ -51,6 +54,7 @@ class Figure:
             "responses_per_second": round(self.responses_per_second, 1),
             "process_seconds": [round(s, 3) for s in self.process_seconds],
             "peak_rss_mb": [round(m, 1) for m in self.peak_rss_mb],
+            "server_cpu_seconds": [round(s, 2) for s in self.server_cpu_seconds],
             "max_peak_rss_mb": round(max(self.peak_rss_mb), 1) if self.peak_rss_mb else None,
             "reports": self.extra,
         }

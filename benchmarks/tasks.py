@@ -240,7 +240,25 @@ def refiner_load(config: dict[str, Any]) -> dict[str, Any]:
         )
 
     seconds, summary = _timed(work, config.get("profile"))
-    return {"seconds": seconds, "requests": summary.requests, "rows": summary.rows}
+    return {
+        "seconds": seconds,
+        "requests": summary.requests,
+        "rows": summary.rows,
+        "steps": _step_seconds(summary.pipeline_name, config["pipelines_dir"]),
+    }
+
+
+def _step_seconds(pipeline_name: str, pipelines_dir: str) -> dict[str, float]:
+    """Seconds spent in each dlt step (extract, normalize, load) of the pipeline's last run."""
+    import dlt
+
+    trace = dlt.attach(pipeline_name=pipeline_name, pipelines_dir=pipelines_dir).last_trace
+    steps: dict[str, float] = {}
+    for step in trace.steps if trace else []:
+        if step.finished_at is not None and step.step != "run":
+            elapsed = (step.finished_at - step.started_at).total_seconds()
+            steps[step.step] = round(steps.get(step.step, 0.0) + elapsed, 3)
+    return steps
 
 
 @task
