@@ -1,4 +1,5 @@
-"""Deletions: `refiner load --reconcile` removes contacts gone from Refiner, with their data."""
+"""Deletions: `refiner load --reconcile` removes contacts gone from Refiner, with their data,
+and refreshes every remaining contact's traits."""
 
 from __future__ import annotations
 
@@ -45,7 +46,17 @@ def test_reconcile_removes_deleted_contacts_responses_and_answers(
             http.delete(f"{emulator.base_url}/contact", params={"uuid": uuid}).raise_for_status()
     assert not victims & set(emulator.store.contacts)
 
+    # A trait change on a contact whose last_seen_at is old: only a full sweep sees it.
+    quiet = sorted(set(emulator.store.contacts) - victims)[0]
+    old_seen = emulator.store.render_contact(quiet)["first_seen_at"]
+    emulator.store.upsert_contact(
+        uuid=quiet, attributes={"churn_risk": 0.75}, last_seen_at=old_seen
+    )
+
     load(emulator, warehouse, pipelines, "--reconcile")
+
+    refreshed = warehouse.row("contact_attributes", contact_uuid=quiet, name="churn_risk")
+    assert refreshed["value_number"] == 0.75
 
     gone = _in(victims)
     checks = {

@@ -1,11 +1,19 @@
-"""Faults: 429s, 503s and items duplicated across pages still give a load equal to ground truth."""
+"""Faults: 429s, 503s, items duplicated across pages and re-shaped timestamps still give a
+load equal to ground truth."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from emulator import Emulator
-from tests.load.conftest import assert_consistent, duckdb_warehouse, load
+from tests.load.conftest import (
+    api_instant,
+    assert_consistent,
+    duckdb_warehouse,
+    load,
+    truth_contacts,
+    truth_responses,
+)
 
 
 def test_load_matches_ground_truth_through_429_503_and_duplicate_items(
@@ -17,6 +25,11 @@ def test_load_matches_ground_truth_through_429_503_and_duplicate_items(
     faults.add("status", status=429, retry_after=1, times=2, path="/responses")
     faults.add("status", status=429, retry_after=1, times=1, path="/contacts")
     faults.add("status", status=503, times=2, path="/contacts", skip=1)
+    # Timestamps in every documented shape: naive ISO, +02:00 offsets and Z, mixed per item.
+    reshaped = [
+        faults.add("timestamps", style="mixed", path=path, times=None)
+        for path in ("/contacts", "/responses")
+    ]
     warehouse = duckdb_warehouse(tmp_path)
 
     load(emulator, warehouse, tmp_path / "pipelines")
@@ -30,4 +43,13 @@ def test_load_matches_ground_truth_through_429_503_and_duplicate_items(
         if e.path in ("/responses", "/contacts") and e.status == 200 and e.params.get("page_cursor")
     ]
     assert pages, "no follow-up page was served, so no item was duplicated"
+    assert all(rule.hits > 0 for rule in reshaped), "the timestamp faults did not fire"
     assert_consistent(warehouse, emulator)
+    responses = {row["uuid"]: row for row in warehouse.rows("responses")}
+    for uuid, truth in truth_responses(emulator).items():
+        for name in ("last_data_reception_at", "first_shown_at", "completed_at"):
+            assert responses[uuid][name] == api_instant(truth[name]), (uuid, name)
+    contacts = {row["uuid"]: row for row in warehouse.rows("contacts")}
+    for uuid, truth in truth_contacts(emulator).items():
+        for name in ("first_seen_at", "last_seen_at"):
+            assert contacts[uuid][name] == api_instant(truth[name]), (uuid, name)
