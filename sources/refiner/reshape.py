@@ -19,6 +19,7 @@ Typing rules shared by the two long tables (`contact_attributes`, `response_answ
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -32,6 +33,13 @@ import pyarrow.compute as pc
 from sources.refiner.timestamps import parse_timestamp
 
 logger = logging.getLogger(__name__)
+
+# pyarrow imports pandas lazily, on its first conversion. When that first conversion runs in one
+# of dlt's extract threads, dlt's own `sys.modules["pandas"]` check on the main thread can meet a
+# half-imported module ("partially initialized module 'pandas'"). Importing it here, on the
+# thread that imports this module, closes that race.
+with contextlib.suppress(ImportError):
+    import pandas  # noqa: F401
 
 TIMESTAMP: Final = pa.timestamp("us", tz="UTC")
 """Every timestamp column: microseconds, timezone-aware UTC."""
