@@ -102,6 +102,12 @@ def run_results(target_path: Path) -> dict[str, str]:
     return {item["unique_id"].split(".")[-1]: item["status"] for item in results}
 
 
+def consistency_is_exact(target_path: Path) -> bool:
+    """Whether the last build compiled the exact (partials loaded) NPS consistency check."""
+    compiled = next(target_path.glob("compiled/**/assert_nps_daily_matches_reporting.sql"))
+    return "abs(recomputed_nps - reported_nps)" in compiled.read_text()
+
+
 # ------------------------------------------------------------------ ground truth
 
 

@@ -22,6 +22,7 @@ from tests.transform.conftest import (
     CliRun,
     as_trait_rows,
     assert_nps_daily,
+    consistency_is_exact,
     dbt_paths,
     expected_nps_daily,
     expected_traits,
@@ -85,6 +86,7 @@ def test_transform_builds_every_model_and_passes_every_test(with_partials: Loade
     for model in MODELS:
         assert statuses[model] == "success", model
     assert statuses["assert_nps_daily_matches_reporting"] == "pass"
+    assert consistency_is_exact(with_partials.target)
     assert statuses["test_fct_answers_nps_category_boundaries"] == "pass"
     assert statuses["test_contact_traits_latest_nps_and_feedback_health"] == "pass"
     assert set(statuses.values()) <= {"success", "pass"}
@@ -153,6 +155,7 @@ def test_completed_only_load_builds_and_counts_only_completed(completed_only: Lo
     assert completed_only.transform.code == 0, completed_only.transform.output
     statuses = run_results(completed_only.target)
     assert statuses["assert_nps_daily_matches_reporting"] == "pass"
+    assert not consistency_is_exact(completed_only.target)
     rows = _query(
         completed_only.database,
         f"select form_uuid, response_day, promoters, passives, detractors, responses, nps "

@@ -19,6 +19,7 @@ from tests.transform.conftest import (
     CliRun,
     as_trait_rows,
     assert_nps_daily,
+    consistency_is_exact,
     dbt_paths,
     expected_nps_daily,
     expected_traits,
@@ -79,6 +80,7 @@ def test_transform_passes_every_test_on_postgres(loaded: Loaded) -> None:
     for model in MODELS:
         assert statuses[model] == "success", model
     assert statuses["assert_nps_daily_matches_reporting"] == "pass"
+    assert consistency_is_exact(loaded.target)
     assert statuses["test_contact_traits_latest_nps_and_feedback_health"] == "pass"
     assert statuses["test_fct_answers_nps_category_boundaries"] == "pass"
     assert set(statuses.values()) <= {"success", "pass"}
