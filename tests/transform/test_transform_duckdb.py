@@ -33,6 +33,8 @@ from tests.transform.conftest import (
     transform_seed,
 )
 
+pytestmark = pytest.mark.slow
+
 
 @dataclass(frozen=True)
 class Loaded:

@@ -31,7 +31,7 @@ from tests.transform.conftest import (
 )
 from tests.warehouse import PostgresDatabase, fresh_postgres_database, requires_postgres
 
-pytestmark = [requires_postgres, pytest.mark.postgres]
+pytestmark = [requires_postgres, pytest.mark.postgres, pytest.mark.slow]
 
 
 @dataclass(frozen=True)
