@@ -81,13 +81,14 @@ def run_transform(
     `destination` is duckdb (the file at `duckdb_path`) or postgres (`postgres_url`, else dlt's
     `destination.postgres.credentials`, else the REFINER_PG_* variables). `dataset` is the dlt
     dataset that `refiner load` wrote; the models are built in `analytics_schema`.
-    `responses_include` is the load's `include` setting
-    (default: `sources.refiner.include` from dlt's configuration); it tells the NPS consistency
-    test whether partial responses were loaded. `target_path` holds dbt's artifacts and logs
-    (default: DBT_TARGET_PATH and DBT_LOG_PATH, else dbt_project/target and dbt_project/logs).
+    `responses_include` is the load's `include` setting (default: `sources.refiner.include` from
+    dlt's configuration); it tells the NPS consistency test whether partial responses were
+    loaded. `target_path` holds dbt's artifacts and logs (default: DBT_TARGET_PATH and
+    DBT_LOG_PATH, else dbt_project/target and dbt_project/logs).
 
     Raises ConfigError for bad arguments or a missing DuckDB file, and TransformError when any
-    model, test or unit test errors or fails.
+    model, test or unit test errors or fails. Not thread-safe: it sets process environment
+    variables for the duration of the build.
     """
     include = responses_include or _configured_include()
     environment = _profile_environment(destination, duckdb_path, postgres_url)
