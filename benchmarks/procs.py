@@ -105,8 +105,12 @@ def run_child(
     timeout: float = 3600.0,
     expect_report: bool = True,
 ) -> ChildResult:
-    """Run `argv`, sample its tree RSS, and parse the last stdout line as its JSON report."""
-    full_env = {**os.environ, **(env or {})}
+    """Run `argv`, sample its tree RSS, and parse the last stdout line as its JSON report.
+
+    The child imports this checkout's packages first (PYTHONPATH), so a benchmark run from a
+    separate worktree measures that worktree's code.
+    """
+    full_env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})}
     started = time.perf_counter()
     proc = subprocess.Popen(
         list(argv),
@@ -145,5 +149,4 @@ def run_child(
 def run_task(name: str, config: Mapping[str, Any], **kwargs: Any) -> ChildResult:
     """Run `benchmarks.tasks <name>` with `config` in a fresh interpreter."""
     argv = [sys.executable, "-m", "benchmarks.tasks", name, json.dumps(dict(config))]
-    env = {"PYTHONPATH": str(REPO_ROOT), **kwargs.pop("env", {})}
-    return run_child(argv, env=env, **kwargs)
+    return run_child(argv, **kwargs)
