@@ -497,12 +497,16 @@ def table_hashes(warehouse: Warehouse, tables: Sequence[str] | None = None) -> d
 
 
 def stored_state(warehouse: Warehouse) -> dict[str, Any]:
-    """The newest dlt pipeline state stored in the destination (decoded), or {}."""
+    """The newest pipeline state of a completed load in the destination (decoded), or {}.
+
+    This is what dlt restores when the local pipeline folder is gone: a state row whose load
+    never completed does not count."""
     if "_dlt_pipeline_state" not in warehouse.tables():
         return {}
     rows = warehouse.query(
-        "select state from {ds}._dlt_pipeline_state order by _dlt_load_id desc, version desc "
-        "limit 1"
+        "select s.state from {ds}._dlt_pipeline_state s join {ds}._dlt_loads l "
+        "on l.load_id = s._dlt_load_id where l.status = 0 "
+        "order by s._dlt_load_id desc, s.version desc limit 1"
     )
     if not rows:
         return {}
