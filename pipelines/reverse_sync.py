@@ -21,9 +21,9 @@ Value rules (Refiner's identify-user, shared/refiner-api.md §3.2):
   the other rows still go.
 
 Sending happens on a thread pool under the client's shared rate limiter; the client retries
-transient failures. At most `workers` rows are outstanding at any time, and every finished batch
-is written to the warehouse before more rows are submitted, so a killed run re-sends at most the
-rows that were in flight.
+transient failures. Outcomes are written to the warehouse in batches by one writer thread while
+sending continues; at most 4 x workers rows are ever unrecorded (in flight or awaiting their
+write), so a killed run re-sends at most that many rows (32 with the default 8 workers).
 """
 
 from __future__ import annotations
@@ -438,42 +438,63 @@ def send_bounded(
     workers: int,
     secrets: Sequence[str | None] = (),
 ) -> list[Outcome]:
-    """Send items concurrently with at most `workers` outstanding; record each finished batch.
+    """Send items on `workers` threads and record finished ones in batches on one writer thread.
 
+    At most `4 * workers` items are unrecorded at any time (in flight, or finished and waiting
+    for or in the current write), so a killed run re-sends at most that many. Writing overlaps
+    sending, so batches grow with throughput instead of a slow commit pacing every request.
     A RefinerError fails only its item (the client has already retried transient ones). An
     AuthError stops submitting; items in flight finish and are recorded, then it is raised.
     """
     outcomes: list[Outcome] = []
     fatal: BaseException | None = None
     queue = iter(items)
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="reverse-sync") as pool:
+    limit = 4 * max(1, workers)
+    finished: list[Outcome] = []
+    with (
+        ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="reverse-sync") as pool,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="reverse-sync-log") as writer,
+    ):
         pending: dict[Future[object], Item] = {}
+        writing: Future[None] | None = None
+        written = 0
 
-        def fill() -> None:
-            while fatal is None and len(pending) < workers:
+        def unrecorded() -> int:
+            return len(pending) + len(finished) + (0 if writing is None else written)
+
+        while True:
+            while fatal is None and len(pending) < workers and unrecorded() < limit:
                 item = next(queue, None)
                 if item is None:
-                    return
+                    break
                 pending[pool.submit(send, item)] = item
-
-        fill()
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            batch: list[Outcome] = []
+            if writing is not None and writing.done():
+                writing.result()
+                writing = None
+            if finished and writing is None:
+                batch, finished = finished, []
+                outcomes.extend(batch)
+                written = len(batch)
+                writing = writer.submit(record, batch)
+            if not pending and writing is None and not finished:
+                break
+            waiting: set[Future[Any]] = set(pending)
+            if writing is not None:
+                waiting.add(writing)
+            done, _ = wait(waiting, return_when=FIRST_COMPLETED)
             for future in done:
+                if future is writing:
+                    continue
                 item = pending.pop(future)
                 error = future.exception()
                 if error is None:
-                    batch.append(Outcome(item, None))
+                    finished.append(Outcome(item, None))
                 elif isinstance(error, RefinerError):
-                    batch.append(Outcome(item, redact(str(error), *secrets)))
+                    finished.append(Outcome(item, redact(str(error), *secrets)))
                     if isinstance(error, AuthError):
                         fatal = error
                 else:
                     fatal = fatal or error
-            record(batch)
-            outcomes.extend(batch)
-            fill()
     if fatal is not None:
         raise fatal
     return outcomes

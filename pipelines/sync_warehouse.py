@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 Destination = Literal["duckdb", "postgres"]
 DESTINATIONS: tuple[Destination, ...] = ("duckdb", "postgres")
 
+_SMALL_BATCH = 200
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 
@@ -174,7 +175,16 @@ class DuckDBWarehouse:
 
         if not rows:
             return
-        # One Arrow batch per call: DuckDB's executemany runs row by row and is ~100x slower.
+        names = ", ".join(quote(name) for name in columns)
+        if len(rows) <= _SMALL_BATCH:
+            values = ", ".join(["(" + ", ".join("?" * len(columns)) + ")"] * len(rows))
+            self._connection.execute(
+                f"INSERT INTO {table} ({names}) VALUES {values}"
+                + _upsert_clause(columns, upsert_on),
+                [value for row in rows for value in row],
+            )
+            return
+        # Large batches go through Arrow: DuckDB's executemany runs row by row (~100x slower).
         batch = pa.table(
             {
                 name: pa.array(list(values))
@@ -183,7 +193,6 @@ class DuckDBWarehouse:
         )
         self._connection.register("refiner_sync_batch", batch)
         try:
-            names = ", ".join(quote(name) for name in columns)
             self._connection.execute(
                 f"INSERT INTO {table} ({names}) SELECT {names} FROM refiner_sync_batch"
                 + _upsert_clause(columns, upsert_on)
