@@ -6,16 +6,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 
-from emulator import Emulator
+from emulator import DEFAULT_API_KEY, Emulator
 from tests.load.conftest import (
     DESTINATIONS,
+    REPORTING_DAYS,
     TIMESTAMP_COLUMNS,
     Warehouse,
     api_instant,
+    as_date,
     assert_load_ids_completed,
     assert_matches_ground_truth,
     assert_no_duplicate_keys,
@@ -228,16 +232,50 @@ def test_segments_forms_and_memberships_match(loaded: Loaded) -> None:
             assert row["entered_at"] == api_instant(segment.get("created_at"))
 
 
-def test_reporting_and_account_usage_are_loaded(loaded: Loaded) -> None:
+def test_reporting_rows_match_the_emulator_reports(loaded: Loaded) -> None:
+    """One row per configured type, form and day; metrics equal what /reporting answers."""
+    warehouse, emulator = loaded.warehouse, loaded.emulator
+    rows = warehouse.rows("reporting")
+    today = datetime.now(UTC).date()
+    days = {today - timedelta(days=offset) for offset in range(REPORTING_DAYS)}
+    forms = set(emulator.store.forms)
+    keys = {(r["report_type"], r["form_uuid"], as_date(r["day"])) for r in rows}
+    assert keys == {(t, f, d) for t in ("nps", "csat", "count") for f in forms for d in days}
+    assert any(r["responses"] for r in rows if r["report_type"] == "count"), "no responses counted"
+    assert any(r["score"] is not None for r in rows if r["report_type"] == "nps"), "no nps score"
+    with httpx.Client(headers={"Authorization": f"Bearer {DEFAULT_API_KEY}"}) as http:
+        for row in rows:
+            day = as_date(row["day"])
+            body = http.get(
+                f"{emulator.base_url}/reporting",
+                params={
+                    "type": row["report_type"],
+                    "form_uuids[]": row["form_uuid"],
+                    "date_range_start": day.isoformat(),
+                    "date_range_end": (day + timedelta(days=1)).isoformat(),
+                },
+            ).json()
+            key = (row["report_type"], row["form_uuid"], day)
+            if row["report_type"] == "count":
+                assert (row["views"], row["responses"]) == (body["views"], body["responses"]), key
+            else:
+                score = body.get(row["report_type"])
+                assert row["score"] == (None if score is None else float(score)), key
+                assert row["count"] == body["count"], key
+                assert row["breakdown"] == body["data"], key
+            if row["report_type"] == "nps":
+                counts = body["data"]
+                assert (row["promoters"], row["passives"], row["detractors"]) == (
+                    counts["promoters"],
+                    counts["passives"],
+                    counts["detractors"],
+                ), key
+
+
+def test_account_usage_has_one_snapshot_per_load(loaded: Loaded) -> None:
     warehouse = loaded.warehouse
-    report_types = {
-        row[0] for row in warehouse.query("select distinct report_type from {ds}.reporting")
-    }
-    assert report_types == {"nps", "csat", "count"}
-    forms = {row[0] for row in warehouse.query("select uuid from {ds}.forms")}
-    report_forms = {
-        row[0] for row in warehouse.query("select distinct form_uuid from {ds}.reporting")
-    }
-    assert report_forms and report_forms <= forms
     assert warehouse.count("account_usage") == 1
-    assert warehouse.count("account_usage_environments") >= 1
+    usage = warehouse.rows("account_usage")[0]
+    assert usage["plan"] and usage["snapshot_at"].tzinfo is not None
+    environments = warehouse.rows("account_usage_environments")
+    assert environments and all(e["snapshot_at"] == usage["snapshot_at"] for e in environments)
