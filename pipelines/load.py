@@ -1,14 +1,19 @@
 """`run_load`: Refiner into a warehouse with the `refiner` dlt source.
 
 One call is one `refiner load`: check the key (so a wrong key or an unreachable API fails
-before the warehouse is touched), run the dlt pipeline, optionally apply reconcile deletions,
-and count what this load wrote, in the destination itself.
+before the warehouse is touched), run the dlt pipeline, remove stale child rows, optionally
+apply reconcile deletions, and count what this load wrote, in the destination itself.
 
-- DuckDB gets parquet load files; PostgreSQL gets csv (COPY). Both skip dlt's per-row
-  normalizer because the source yields Arrow tables.
+- DuckDB gets parquet load files, skipping dlt's per-row normalizer since the source yields
+  Arrow tables; PostgreSQL gets insert_values (see LOADER_FILE_FORMATS), with U+0000, which it
+  cannot store, replaced by U+FFFD.
 - `since`/`until` backfill responses in windows of BACKFILL_WINDOW_DAYS, one dlt load per
   window. The source records the end of each finished window in its state, committed with
-  that window's data, so a rerun of the same command resumes at the failed window.
+  that window's data, so a rerun of the same command resumes at the failed window. Without
+  `until` the backfill runs to now and the ordinary incremental run continues from there; with
+  `until` the responses cursor is left alone.
+- A child row (attribute, segment membership, answer) whose parent was reloaded without it
+  is deleted after each load.
 - `reconcile` sweeps all contacts; contacts not seen by the sweep are gone from Refiner and
   are deleted with their attributes, segments, responses and answers, as Refiner does. Run
   it nightly (or weekly): it reads every contact, while ordinary runs read only recent ones.
@@ -27,7 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from pipelines.config import make_client, resolve_api_settings
 from pipelines.defaults import DEFAULT_DATASET, DEFAULT_DUCKDB_PATH
@@ -43,6 +48,15 @@ logger = logging.getLogger(__name__)
 
 BACKFILL_WINDOW_DAYS = 30
 PIPELINE_PREFIX = "refiner"
+LOADER_FILE_FORMATS = {"duckdb": "parquet", "postgres": "insert_values"}
+"""parquet skips dlt's per-row work on DuckDB. For Arrow items dlt would pick csv on PostgreSQL,
+whose COPY reads an empty string as NULL. Other destinations get dlt's choice."""
+CHILD_TABLES: dict[str, tuple[str, str]] = {
+    "contact_attributes": ("contacts", "contact_uuid"),
+    "contact_segments": ("contacts", "contact_uuid"),
+    "response_answers": ("responses", "response_uuid"),
+}
+"""Child table -> (parent table, column holding the parent's uuid)."""
 
 _JSON_HINT_NOTICE = "when merging arrow schema with dlt schema"
 
@@ -57,7 +71,7 @@ class LoadSummary:
     rows: dict[str, int] = field(default_factory=dict)
     """Rows per table written by this load (`_dlt_load_id` of this run's loads)."""
     deleted: dict[str, int] = field(default_factory=dict)
-    """Rows per table removed by --reconcile."""
+    """Rows per table removed: stale child rows of reloaded parents, and --reconcile's."""
     requests: int = 0
     duration_seconds: float = 0.0
     cursors: dict[str, Any] = field(default_factory=dict)
@@ -116,24 +130,27 @@ def run_load(
     stats = RunStats()
     client = make_client(settings, max_connections=32)
     with client:
-        client.verify()
+        _probe(client)
         pipeline = _pipeline(destination, dataset, duckdb_path, pipelines_dir)
         summary = LoadSummary(destination, dataset, pipeline.pipeline_name)
         with _progress(progress, stats, client):
+            regular_start: datetime | None = None
             if since_at is not None:
+                backfill_end = until_at or datetime.now(UTC)
                 summary.backfill_windows = _backfill(
-                    pipeline, client, stats, since_at, until_at, full_refresh, summary
+                    pipeline, client, stats, since_at, backfill_end, full_refresh, summary
                 )
                 full_refresh = False
-            _run(
-                pipeline,
-                _source(client, stats, settings.base_url, reconcile=reconcile),
-                selected,
-                full_refresh,
-                summary,
-            )
+                if until_at is not None:
+                    selected = [name for name in selected if name != "responses"]
+                regular_start = backfill_end
+            if selected:
+                source = _source(
+                    client, stats, settings.base_url, reconcile=reconcile, start=regular_start
+                )
+                _run(pipeline, source, selected, full_refresh, summary)
             if reconcile and "contacts" in selected and summary.load_ids:
-                summary.deleted = _delete_unseen_contacts(pipeline, summary.load_ids[-1])
+                _add(summary.deleted, _delete_unseen_contacts(pipeline, summary.load_ids[-1]))
         summary.rows = _count_rows(pipeline, summary.load_ids)
         summary.requests = client.stats.requests
     summary.cursors = _cursors(pipeline)
@@ -142,6 +159,26 @@ def run_load(
         logger.warning("%s: %d records had no cursor value; loaded without moving it", table, count)
     summary.duration_seconds = time.monotonic() - started
     return summary
+
+
+def _probe(client: RefinerClient) -> None:
+    """GET / before the warehouse is touched: a wrong key or an unreachable API fails here.
+
+    Its error says how many attempts failed, so the client's per-retry warnings are held back
+    (they still show with --debug)."""
+    client_logger = logging.getLogger("sources.refiner.client")
+    quiet = _BelowError()
+    if not client_logger.isEnabledFor(logging.DEBUG):
+        client_logger.addFilter(quiet)
+    try:
+        client.verify()
+    finally:
+        client_logger.removeFilter(quiet)
+
+
+class _BelowError(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR
 
 
 def _select_resources(resources: Sequence[str] | None) -> list[str]:
@@ -221,19 +258,26 @@ def _source(
     base_url: str,
     *,
     reconcile: bool = False,
-    responses_since: datetime | None = None,
-    responses_until: datetime | None = None,
+    start: datetime | None = None,
+    window: tuple[datetime, datetime] | None = None,
+    backfill_since: datetime | None = None,
 ) -> Any:
+    """The source on the shared client. `start` replaces the configured start_date (used only
+    while responses have no cursor yet); `window` makes responses one backfill window."""
     from sources.refiner import refiner
 
+    options: dict[str, Any] = {"start_date": start.isoformat()} if start else {}
+    if window is not None:
+        options.update(
+            responses_since=window[0], responses_until=window[1], backfill_since=backfill_since
+        )
     return refiner(
         api_key="unused-the-client-is-shared",
         base_url=base_url,
         client=client,
         stats=stats,
         reconcile=reconcile,
-        responses_since=responses_since,
-        responses_until=responses_until,
+        **options,
     )
 
 
@@ -244,21 +288,32 @@ def _run(
     full_refresh: bool,
     summary: LoadSummary,
 ) -> None:
+    """One dlt run of the selected resources, then the removal of stale child rows."""
     from dlt.pipeline.exceptions import PipelineStepFailed
 
+    from sources.refiner import TABLES_BY_RESOURCE
+
     _enable_dlt_columns()
-    file_format: Literal["parquet", "csv"] = (
-        "csv" if summary.destination == "postgres" else "parquet"
-    )
     options: dict[str, Any] = {"refresh": "drop_sources"} if full_refresh else {}
+    source = source.with_resources(*selected)
+    file_format = LOADER_FILE_FORMATS.get(summary.destination)
+    for name, resource in source.selected_resources.items():
+        if file_format is not None:
+            # run(loader_file_format=...) would reach the resource's root table only.
+            for table in TABLES_BY_RESOURCE[name]:
+                resource.apply_hints(
+                    table_name=table, create_table_variant=table != name, file_format=file_format
+                )
+        if summary.destination == "postgres":
+            resource.add_map(_postgres_safe_text)
     try:
-        info = pipeline.run(
-            source.with_resources(*selected), loader_file_format=file_format, **options
-        )
+        info = pipeline.run(source, **options)
     except PipelineStepFailed as failed:
         raise _root_cause(failed) from None
     info.raise_on_failed_jobs()
     summary.load_ids.extend(info.loads_ids)
+    if info.loads_ids:
+        _add(summary.deleted, _delete_stale_children(pipeline, info.loads_ids))
 
 
 def _root_cause(failed: BaseException) -> BaseException:
@@ -278,34 +333,89 @@ def _backfill(
     client: RefinerClient,
     stats: RunStats,
     since: datetime,
-    until: datetime | None,
+    end: datetime,
     full_refresh: bool,
     summary: LoadSummary,
 ) -> int:
-    """Load responses window by window; resume after the last window a previous run finished."""
+    """Load responses window by window; resume after the last window a previous run of the
+    same backfill (same `since`) finished. Returns the number of windows loaded."""
     from sources.refiner.windows import split_days
 
-    end = until or datetime.now(UTC)
     windows = split_days(since, end, BACKFILL_WINDOW_DAYS)
     if not full_refresh:
         pipeline.sync_destination()
-        through = _backfill_through(pipeline)
+        through = _backfill_through(pipeline, since)
         if through in {stop for _, stop in windows}:
             windows = [window for window in windows if window[1] > through]
-    for index, (start, stop) in enumerate(windows):
-        source = _source(
-            client, stats, client.base_url, responses_since=start, responses_until=stop
-        )
+    for index, window in enumerate(windows):
+        source = _source(client, stats, client.base_url, window=window, backfill_since=since)
         _run(pipeline, source, ["responses"], full_refresh and index == 0, summary)
     return len(windows)
 
 
-def _backfill_through(pipeline: Pipeline) -> datetime | None:
-    """End of the last backfill window whose data was loaded (saved by the source with it)."""
+def _backfill_through(pipeline: Pipeline, since: datetime) -> datetime | None:
+    """End of the last window of the backfill from `since` whose data was loaded (the source
+    saves it in its state, committed with that window's data)."""
     sources = pipeline.state.get("sources", {})
     record = sources.get("refiner", {}).get("backfill") or {}
-    through = record.get("through") if isinstance(record, dict) else None
+    if not isinstance(record, dict) or record.get("since") != since.isoformat():
+        return None
+    through = record.get("through")
     return datetime.fromisoformat(through) if isinstance(through, str) else None
+
+
+def _delete_stale_children(pipeline: Pipeline, load_ids: Sequence[str]) -> dict[str, int]:
+    """Delete child rows whose parent was reloaded by `load_ids` without them.
+
+    delete-insert on the parent key replaces a reloaded parent's children only when it has at
+    least one new child; a contact that lost every attribute or segment, or a response whose
+    data became empty, would keep its old rows. Children written with their parent carry the
+    parent's `_dlt_load_id`, so any other load id under a parent of this load is stale.
+    A run killed between its load and this step leaves such rows until the parent's next load.
+    """
+    existing = _existing_tables(pipeline)
+    placeholders = ", ".join(["%s"] * len(load_ids))
+    deleted: dict[str, int] = {}
+    with pipeline.sql_client() as client, client.begin_transaction():
+        for child, (parent, key) in CHILD_TABLES.items():
+            if child not in existing or parent not in existing:
+                continue
+            child_table = client.make_qualified_table_name(child)
+            parent_table = client.make_qualified_table_name(parent)
+            stale = (
+                f"from {child_table} c where exists (select 1 from {parent_table} p"
+                f" where p.uuid = c.{key} and p._dlt_load_id in ({placeholders})"
+                " and p._dlt_load_id <> c._dlt_load_id)"
+            )
+            rows = client.execute_sql(f"select count(*) {stale}", *load_ids)
+            count = int(rows[0][0]) if rows else 0
+            if count:
+                client.execute_sql(f"delete {stale}", *load_ids)
+                deleted[child] = count
+    return deleted
+
+
+def _add(totals: dict[str, int], counts: dict[str, int]) -> None:
+    for table, count in counts.items():
+        totals[table] = totals.get(table, 0) + count
+
+
+def _postgres_safe_text(item: Any) -> Any:
+    """PostgreSQL text and jsonb cannot hold U+0000: it becomes U+FFFD (in JSON, its escape)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not isinstance(item, pa.Table):
+        return item
+    for index, column in enumerate(item.columns):
+        if not pa.types.is_string(column.type):
+            continue
+        found = pc.or_(pc.match_substring(column, "\x00"), pc.match_substring(column, "\\u0000"))
+        if pc.any(found).as_py():
+            cleaned = pc.replace_substring(column, "\x00", "\ufffd")
+            cleaned = pc.replace_substring(cleaned, "\\u0000", "\\ufffd")
+            item = item.set_column(index, item.field(index), cleaned)
+    return item
 
 
 def _delete_unseen_contacts(pipeline: Pipeline, load_id: str) -> dict[str, int]:

@@ -18,9 +18,11 @@ Tables, grains and keys (the warehouse contract; every timestamp is UTC timestam
   append.
 
 Incremental loading:
-- `responses` follows `last_data_reception_at` with a `lag` of `lookback_hours`; each run asks
-  Refiner only for `date_range_start` >= cursor - lookback. A long range (the first load) is cut
-  into date windows fetched concurrently (`max_workers`).
+- `responses` follows `last_data_reception_at` (with `include="all"`: `last_shown_at`, the field
+  Refiner then filters on) with a `lag` of `lookback_hours`; each run asks Refiner only for
+  `date_range_start` >= cursor - lookback. A long range (the first load) is cut into date
+  windows fetched concurrently (`max_workers`). Changing `include` to or from "all" switches the
+  cursor field, so the next run starts again from `start_date` (merge keeps it duplicate-free).
 - `contacts` are read newest `last_seen_at` first and paging stops once a page reaches past
   cursor - lookback, so a frequent run does not sweep every contact. `reconcile=True` sweeps
   all of them (see pipelines/load.py for the deletions that follow a sweep).
@@ -37,7 +39,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
@@ -102,6 +104,9 @@ TIMESTAMP = {"data_type": "timestamp", "timezone": True}
 # Declared defaults mark the cursor parameters for dlt; the source passes configured ones.
 _CONTACTS_CURSOR = dlt.sources.incremental[datetime]("last_seen_at")
 _RESPONSES_CURSOR = dlt.sources.incremental[datetime]("last_data_reception_at")
+_CURSOR_BY_INCLUDE = {"all": "last_shown_at"}
+"""The field Refiner's `date_range_start` compares, per `include`; last_data_reception_at
+otherwise (refiner-api.md §3.3)."""
 _DELETE_INSERT = {"disposition": "merge", "strategy": "delete-insert"}
 
 
@@ -156,6 +161,7 @@ def refiner(
     reconcile: bool = False,
     responses_since: datetime | None = None,
     responses_until: datetime | None = None,
+    backfill_since: datetime | None = None,
     client: Any = None,
     stats: Any = None,
 ) -> Sequence[DltResource]:
@@ -163,9 +169,11 @@ def refiner(
 
     Settings come from `[sources.refiner]` in .dlt/config.toml (or SOURCES__REFINER__* env
     vars); the key from .dlt/secrets.toml or SOURCES__REFINER__API_KEY. `reconcile` makes
-    `contacts` a full sweep. `responses_since`/`responses_until` load one backfill range of
-    responses without touching the responses cursor. `client` (a RefinerClient) and `stats`
-    (a RunStats) let a caller share the HTTP client and read counts after the run.
+    `contacts` a full sweep. `responses_since`/`responses_until` load one backfill window of
+    responses without touching the responses cursor; when it is done, source state `backfill`
+    records `{"since": backfill_since, "through": responses_until}` (committed with the
+    window's data). `client` (a RefinerClient) and `stats` (a RunStats) let a caller share the
+    HTTP client and read counts after the run. Raises ValidationError for a bad setting.
     """
     settings = _Settings(
         page_length=page_length,
@@ -188,9 +196,10 @@ def refiner(
     )
     run_stats = stats if isinstance(stats, RunStats) else RunStats()
     lag = settings.lookback.total_seconds()
+    cursor_path = _CURSOR_BY_INCLUDE.get(settings.include, "last_data_reception_at")
     if responses_since is not None:
         response_cursor = dlt.sources.incremental[datetime](
-            "last_data_reception_at",
+            cursor_path,
             initial_value=responses_since,
             end_value=responses_until,
             on_cursor_value_missing="include",
@@ -198,7 +207,7 @@ def refiner(
         )
     else:
         response_cursor = dlt.sources.incremental[datetime](
-            "last_data_reception_at",
+            cursor_path,
             initial_value=start,
             lag=lag,
             on_cursor_value_missing="include",
@@ -215,19 +224,24 @@ def refiner(
                 "last_seen_at", lag=lag, on_cursor_value_missing="include", primary_key=()
             ),
         )
+    backfill = (
+        {"since": _as_utc(backfill_since or responses_since).isoformat()}
+        if responses_since is not None
+        else None
+    )
     responses = dlt.resource(_responses, **_HINTS["responses"])(
-        api, settings, run_stats, last_data_reception_at=response_cursor
+        api, settings, run_stats, backfill, cursor=response_cursor
     )
     if settings.with_attributes:
         responses.apply_hints(columns=_columns(contact_attributes=JSON))
     return (
-        _with_children(contacts, "contacts"),
+        _with_children(contacts, "contacts", "last_seen_at"),
         dlt.resource(_forms, **_HINTS["forms"])(api, settings),
-        _with_children(responses, "responses"),
+        _with_children(responses, "responses", cursor_path),
         dlt.resource(_segments, **_HINTS["segments"])(api, settings),
         dlt.resource(_reporting, **_HINTS["reporting"])(api, settings),
         _with_children(
-            dlt.resource(_account_usage, **_HINTS["account_usage"])(api), "account_usage"
+            dlt.resource(_account_usage, **_HINTS["account_usage"])(api), "account_usage", None
         ),
     )
 
@@ -279,12 +293,18 @@ def _responses(
     client: RefinerClient,
     settings: _Settings,
     stats: RunStats,
-    last_data_reception_at: Incremental[datetime] = _RESPONSES_CURSOR,
+    backfill: dict[str, str] | None,
+    cursor: Incremental[datetime] = _RESPONSES_CURSOR,
 ) -> Iterator[Any]:
-    """Responses from cursor - lookback (or the backfill range), windows fetched concurrently."""
-    first = last_data_reception_at.start_value
+    """Responses from cursor - lookback (or one backfill window), windows fetched concurrently.
+
+    Each page yields its `responses` and `response_answers`; the answers carry the cursor
+    column of their response through dlt's incremental step (dropped again right after).
+    A finished backfill window records `backfill` plus its end in the source state.
+    """
+    first = cursor.start_value
     start = _as_utc(first) if first is not None else _now()
-    end = last_data_reception_at.end_value
+    end = cursor.end_value
     open_ended = end is None
     windows = split_range(start, _as_utc(end) if end else _now(), max_workers=settings.max_workers)
     base = {"include": settings.include, "with_attributes": settings.with_attributes}
@@ -298,18 +318,18 @@ def _responses(
     walks = [walk(window, index == 0) for index, window in enumerate(windows)]
     for page in concurrent_pages(walks, max_workers=settings.max_workers):
         tables = reshape_responses(page.items, with_attributes=settings.with_attributes)
-        stats.count_missing("responses", tables.missing_cursor)
+        cursor_values = tables.responses[cursor.cursor_path]
+        stats.count_missing("responses", cursor_values.null_count)
         stats.count_rows("responses", tables.responses.num_rows)
         yield tables.responses
-        answers = tables.answers.rename_columns(
-            [
-                "last_data_reception_at" if n == "answered_at" else n
-                for n in tables.answers.column_names
-            ]
+        yield _child(
+            tables.answers,
+            "response_answers",
+            cursor.cursor_path,
+            cursor_values.take(tables.answer_rows),
         )
-        yield dlt.mark.with_table_name(answers, "response_answers")
-    if end is not None:
-        dlt.current.source_state()["backfill"] = {"through": _as_utc(end).isoformat()}
+    if backfill is not None and end is not None:
+        dlt.current.source_state()["backfill"] = {**backfill, "through": _as_utc(end).isoformat()}
 
 
 def _forms(client: RefinerClient, settings: _Settings) -> Iterator[pa.Table]:
@@ -390,35 +410,35 @@ def _child(table: pa.Table, name: str, cursor_name: str, cursor: pa.Array) -> An
     return dlt.mark.with_table_name(table.append_column(cursor_name, cursor), name)
 
 
-class _RestoreChildColumns(MapItem):
+class _DropCarriedCursor(MapItem):
     """Runs right after dlt's incremental step (affinity 1) and before `add_limit` (1.1).
 
     Child tables travel with their parent's cursor column so the incremental filters parent
-    and child rows alike; this step gives them back their contract columns.
+    and child rows alike; this step removes that column from them again.
     """
 
     placement_affinity: ClassVar[float] = 1.05
 
 
-def _restore_child_columns(item: Any, meta: Any = None) -> Any:
-    table_name = getattr(meta, "table_name", None)
-    if not isinstance(item, pa.Table):
+def _carried_cursor_dropper(cursor_path: str, children: Iterable[str]) -> Callable[..., Any]:
+    child_tables = frozenset(children)
+
+    def drop(item: Any, meta: Any = None) -> Any:
+        if isinstance(item, pa.Table) and getattr(meta, "table_name", None) in child_tables:
+            return item.drop_columns([cursor_path])
         return item
-    if table_name == "response_answers":
-        return item.rename_columns(
-            ["answered_at" if n == "last_data_reception_at" else n for n in item.column_names]
-        )
-    if table_name in ("contact_attributes", "contact_segments"):
-        return item.drop_columns(["last_seen_at"])
-    return item
+
+    return drop
 
 
-def _with_children(resource: DltResource, name: str) -> DltResource:
-    """Declare the resource's extra tables as table variants, and restore child columns."""
+def _with_children(resource: DltResource, name: str, cursor_path: str | None) -> DltResource:
+    """Declare the resource's extra tables as table variants; with a cursor, let child tables
+    pass the incremental step on their parent's cursor column."""
     for table_name, hints in _CHILD_HINTS.get(name, {}).items():
         resource.apply_hints(table_name=table_name, create_table_variant=True, **hints)
-    if name in ("contacts", "responses"):
-        resource.add_step(_RestoreChildColumns(_restore_child_columns))
+    if cursor_path is not None:
+        dropper = _carried_cursor_dropper(cursor_path, _CHILD_HINTS[name])
+        resource.add_step(_DropCarriedCursor(dropper))
     return resource.parallelize()
 
 

@@ -180,12 +180,12 @@ def _timestamp_like(text: pa.Array) -> pa.Array:
 
 @dataclass(frozen=True, slots=True)
 class ResponseTables:
-    """One page of responses: the `responses` rows, their `response_answers`, and how many
-    responses had no `last_data_reception_at` (the incremental cursor)."""
+    """One page of responses: the `responses` rows and their `response_answers`."""
 
     responses: pa.Table
     answers: pa.Table
-    missing_cursor: int
+    answer_rows: pa.Array
+    """For each `answers` row, the index of its response in `responses`."""
 
 
 def reshape_responses(
@@ -220,11 +220,14 @@ def reshape_responses(
     if with_attributes:
         columns["contact_attributes"] = json_texts(c.get("attributes") for c in contacts)
     responses = _table(columns)
-    cursor = columns["last_data_reception_at"]
-    answers = _answers(
-        items, columns["uuid"], columns["form_uuid"], columns["contact_uuid"], cursor
+    answers, answer_rows = _answers(
+        items,
+        columns["uuid"],
+        columns["form_uuid"],
+        columns["contact_uuid"],
+        columns["last_data_reception_at"],
     )
-    return ResponseTables(responses, answers, cursor.null_count)
+    return ResponseTables(responses, answers, answer_rows)
 
 
 def _answers(
@@ -233,7 +236,7 @@ def _answers(
     form_uuids: pa.Array,
     contact_uuids: pa.Array,
     answered_at: pa.Array,
-) -> pa.Table:
+) -> tuple[pa.Table, pa.Array]:
     rows: list[int] = []
     questions: list[str] = []
     positions: list[int] = []
@@ -261,7 +264,7 @@ def _answers(
                 add_position(0)
                 add_value(answer)
     index = pa.array(rows, type=pa.int64())
-    return _table(
+    table = _table(
         {
             "response_uuid": uuids.take(index),
             "form_uuid": form_uuids.take(index),
@@ -272,6 +275,7 @@ def _answers(
             "answered_at": answered_at.take(index),
         }
     )
+    return table, index
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,7 +71,6 @@ def test_response_columns_unicode_null_email_and_json_data() -> None:
     assert row["form_uuid"] == "f1" and row["contact_uuid"] == "c1"
     assert orjson.loads(row["data"]) == data
     assert row["last_data_reception_at"] == datetime(2024, 5, 20, 17, 1, 5, tzinfo=UTC)
-    assert tables.missing_cursor == 0
 
 
 def test_answers_are_typed_and_lists_keep_positions() -> None:
@@ -107,10 +106,20 @@ def test_answers_are_typed_and_lists_keep_positions() -> None:
     assert all(a["answered_at"] == datetime(2024, 5, 20, 17, 1, 5, tzinfo=UTC) for a in answers)
 
 
-def test_missing_cursor_is_counted() -> None:
+def test_missing_cursor_is_kept_as_null() -> None:
     tables = reshape_responses([_response("r1"), _response("r2", last_data_reception_at=None)])
-    assert tables.missing_cursor == 1
     assert tables.responses.num_rows == 2
+    assert tables.responses["last_data_reception_at"].null_count == 1
+
+
+def test_answer_rows_point_at_their_response() -> None:
+    tables = reshape_responses(
+        [_response("r1", data={"a": ["x", "y"]}), _response("r2", data={}), _response("r3")]
+    )
+    rows = tables.answer_rows.to_pylist()
+    uuids = tables.responses["uuid"].to_pylist()
+    assert [uuids[row] for row in rows] == tables.answers["response_uuid"].to_pylist()
+    assert rows[:2] == [0, 0] and 1 not in rows
 
 
 def test_empty_page_gives_typed_empty_tables() -> None:
