@@ -261,19 +261,27 @@ def _step_seconds(pipeline_name: str, pipelines_dir: str) -> dict[str, float]:
     return steps
 
 
+def _trait_sync(config: dict[str, Any]) -> tuple[Any, Any, Any]:
+    from pipelines.reverse_sync import SyncInput, TraitOptions, WarehouseTarget
+
+    target = WarehouseTarget("duckdb", config["database"], config["dataset"])
+    source = SyncInput(table=f"{config['schema']}.{config['table']}")
+    options = TraitOptions(sync_name=config["sync_name"], exclude=("n",))
+    return target, source, options
+
+
 @task
 def reverse_setup(config: dict[str, Any]) -> dict[str, Any]:
     """A DuckDB table of `rows` contacts with five traits, all already accepted by Refiner.
 
-    The accepted hashes are computed with the reverse sync's own planner and written straight
-    into its state table, as a completed push would leave them, without sending requests.
+    The reverse sync's own diff plans every row as new; their payload hashes are written
+    straight into its state table, as a completed push would leave them, without requests.
     """
     import duckdb
     import pyarrow as pa
 
-    from pipelines.reverse_sync import SyncInput, plan_traits, read_rows, resolve_mapping
-    from pipelines.sync_state import SyncStore
-    from pipelines.sync_warehouse import DuckDBWarehouse
+    from pipelines.reverse_sync import prepare_traits
+    from pipelines.sync_state import STATE_TABLE, SyncStore
 
     con = duckdb.connect(config["database"])
     con.execute(f"CREATE SCHEMA {config['schema']}")
@@ -286,19 +294,13 @@ def reverse_setup(config: dict[str, Any]) -> dict[str, Any]:
         [int(config["rows"])],
     )
     con.close()
-    warehouse = DuckDBWarehouse(config["database"])
-    statement, _ = SyncInput(table=f"{config['schema']}.{config['table']}").resolve(
-        config["dataset"], "duckdb"
-    )
-    columns, rows = read_rows(warehouse, statement)
-    mapping = resolve_mapping(columns, exclude=("n",))
-    plan = plan_traits(rows, mapping, {}, sync_name=config["sync_name"])
-    store = SyncStore(warehouse, config["dataset"])
-    store.ensure_tables()
+    target, source, options = _trait_sync(config)
+    plan = prepare_traits(target, source, options)
+    warehouse = target.open(read_only=False)
+    SyncStore(warehouse, config["dataset"]).ensure_tables()
     warehouse.close()
     state = pa.table(
         {
-            "sync_name": [config["sync_name"]] * len(plan.to_send),
             "identifier_type": [r.identifier_type for r in plan.to_send],
             "identifier": [r.identifier for r in plan.to_send],
             "payload_hash": [r.payload_hash for r in plan.to_send],
@@ -307,8 +309,9 @@ def reverse_setup(config: dict[str, Any]) -> dict[str, Any]:
     con = duckdb.connect(config["database"])
     con.register("state", state)
     con.execute(
-        f"INSERT INTO {config['dataset']}.refiner_sync_state SELECT sync_name, identifier_type, "
-        "identifier, payload_hash, 'benchmark-seed', now() FROM state"
+        f"INSERT INTO {config['dataset']}.{STATE_TABLE} SELECT ?, identifier_type, identifier, "
+        "payload_hash, 'benchmark-seed', now() FROM state",
+        [config["sync_name"]],
     )
     con.close()
     return {"seconds": 0.0, "accepted": len(plan.to_send)}
@@ -326,15 +329,6 @@ def reverse_change(config: dict[str, Any]) -> dict[str, Any]:
     )
     con.close()
     return {"seconds": 0.0, "changed": int(config["rows"])}
-
-
-def _trait_sync(config: dict[str, Any]) -> tuple[Any, Any, Any]:
-    from pipelines.reverse_sync import SyncInput, TraitOptions, WarehouseTarget
-
-    target = WarehouseTarget("duckdb", config["database"], config["dataset"])
-    source = SyncInput(table=f"{config['schema']}.{config['table']}")
-    options = TraitOptions(sync_name=config["sync_name"], exclude=("n",))
-    return target, source, options
 
 
 @task
