@@ -435,11 +435,15 @@ def truth_contacts(emulator: Emulator) -> dict[str, dict[str, Any]]:
     return {uuid: emulator.store.render_contact(uuid) for uuid in list(emulator.store.contacts)}
 
 
-def truth_responses(emulator: Emulator) -> dict[str, dict[str, Any]]:
-    """Responses the default load selects (`include=completed`), as the API renders them."""
+def truth_responses(emulator: Emulator, include: str = "completed") -> dict[str, dict[str, Any]]:
+    """Responses a load with this `include` selects, as the API renders them."""
     store = emulator.store
-    rendered = (store.render_response(uuid) for uuid in list(store.responses))
-    return {item["uuid"]: item for item in rendered if item["completed_at"] is not None}
+    rendered = [store.render_response(uuid) for uuid in list(store.responses)]
+    if include == "completed":
+        rendered = [item for item in rendered if item["completed_at"] is not None]
+    elif include == "partials":
+        rendered = [item for item in rendered if item["first_data_reception_at"] is not None]
+    return {item["uuid"]: item for item in rendered}
 
 
 def answer_keys(response: Mapping[str, Any]) -> set[tuple[str, str, int]]:
@@ -453,10 +457,12 @@ def answer_keys(response: Mapping[str, Any]) -> set[tuple[str, str, int]]:
     return keys
 
 
-def expected_keys(emulator: Emulator) -> dict[str, set[tuple[Any, ...]]]:
+def expected_keys(
+    emulator: Emulator, include: str = "completed"
+) -> dict[str, set[tuple[Any, ...]]]:
     """Primary-key sets of every ground-truth table after a full, correct load."""
     contacts = truth_contacts(emulator)
-    responses = truth_responses(emulator)
+    responses = truth_responses(emulator, include)
     return {
         "contacts": {(uuid,) for uuid in contacts},
         "contact_attributes": {
@@ -481,9 +487,11 @@ def key_diff(actual: set[Any], expected: set[Any]) -> str:
 
 
 # --------------------------------------------------------------------------- assertions
-def assert_matches_ground_truth(warehouse: Warehouse, emulator: Emulator) -> None:
+def assert_matches_ground_truth(
+    warehouse: Warehouse, emulator: Emulator, include: str = "completed"
+) -> None:
     """Every ground-truth table holds exactly the emulator's primary keys."""
-    expected = expected_keys(emulator)
+    expected = expected_keys(emulator, include)
     present = warehouse.tables()
     problems = []
     for table, keys in expected.items():

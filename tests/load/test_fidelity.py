@@ -17,6 +17,7 @@ from tests.load.conftest import (
     DESTINATIONS,
     REPORTING_DAYS,
     TIMESTAMP_COLUMNS,
+    CliRun,
     Warehouse,
     api_instant,
     as_date,
@@ -35,6 +36,8 @@ from tests.load.conftest import (
 class Loaded:
     emulator: Emulator
     warehouse: Warehouse
+    run: CliRun
+    requests: int
 
 
 @pytest.fixture(scope="module", params=DESTINATIONS)
@@ -47,8 +50,8 @@ def loaded(
         Emulator(seed=load_seed()) as emulator,
         make_warehouse(request.param, tmp_path) as warehouse,
     ):
-        load(emulator, warehouse, tmp_path / "pipelines")
-        yield Loaded(emulator, warehouse)
+        run = load(emulator, warehouse, tmp_path / "pipelines")
+        yield Loaded(emulator, warehouse, run, len(emulator.request_log.entries()))
 
 
 def _is_ascii(text: str | None) -> bool:
@@ -279,3 +282,16 @@ def test_account_usage_has_one_snapshot_per_load(loaded: Loaded) -> None:
     assert usage["plan"] and usage["snapshot_at"].tzinfo is not None
     environments = warehouse.rows("account_usage_environments")
     assert environments and all(e["snapshot_at"] == usage["snapshot_at"] for e in environments)
+
+
+def test_summary_reports_rows_and_requests_as_counted_in_the_warehouse(loaded: Loaded) -> None:
+    summary: dict[str, int] = {}
+    for line in loaded.run.stdout.splitlines():
+        cells = [cell.strip() for cell in line.split("│")]
+        if len(cells) >= 3 and cells[2].isdigit():
+            summary[cells[1]] = int(cells[2])
+    counts = loaded.warehouse.counts()
+    assert summary == {table: counts[table] for table in summary}
+    assert set(summary) >= {"contacts", "responses", "response_answers", "forms", "segments"}
+    assert f"API requests: {loaded.requests}" in loaded.run.stdout
+    assert "cursor responses.last_data_reception_at" in loaded.run.stdout
