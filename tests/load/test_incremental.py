@@ -33,13 +33,21 @@ def _latest(warehouse: Warehouse, table: str, column: str) -> datetime:
 
 
 def _add_changes(emulator: Emulator, response_cursor: datetime) -> dict[str, Any]:
-    """50 new responses, 1 late response dated inside the lookback before the cursor, and 20
-    contact updates; returns what was changed."""
+    """50 new responses, 1 late response dated inside the lookback before the cursor, 20
+    contact updates, and 1 edited response whose multi-select answer shrinks to one option;
+    returns what was changed."""
     store = emulator.store
     templates = sorted(truth_responses(emulator).values(), key=lambda r: r["uuid"])
-    contacts = sorted(store.contacts)
-    responders = contacts[:RESPONDING_CONTACTS]
-    updated = contacts[RESPONDING_CONTACTS : RESPONDING_CONTACTS + UPDATED_CONTACTS]
+    edited = next(
+        r for r in templates if any(isinstance(v, list) and len(v) > 1 for v in r["data"].values())
+    )
+    question = next(q for q, v in edited["data"].items() if isinstance(v, list) and len(v) > 1)
+    # The edited response's contact is among the updated ones: its attributes (latest answers)
+    # change with the edit, and only a newer last_seen_at brings a contact into a frequent run.
+    edited_contact = edited["contact"]["uuid"]
+    contacts = [edited_contact, *(c for c in sorted(store.contacts) if c != edited_contact)]
+    updated = contacts[:UPDATED_CONTACTS]
+    responders = contacts[UPDATED_CONTACTS : UPDATED_CONTACTS + RESPONDING_CONTACTS]
     now = emulator.clock.now()
     new = [
         store.add_response(
@@ -59,7 +67,20 @@ def _add_changes(emulator: Emulator, response_cursor: datetime) -> dict[str, Any
         data=templates[-1]["data"],
         at=late_at,
     )
-    return {"new": new, "late": late, "late_at": late_at, "updated": updated}
+    store.update_response(
+        edited["uuid"],
+        data={question: edited["data"][question][:1]},
+        merge_data=False,
+        last_data_reception_at=now,
+    )
+    return {
+        "new": new,
+        "late": late,
+        "late_at": late_at,
+        "updated": updated,
+        "edited": edited,
+        "edited_question": question,
+    }
 
 
 def test_no_change_run_is_cheap_and_changes_arrive_exactly_once(
@@ -107,8 +128,19 @@ def test_no_change_run_is_cheap_and_changes_arrive_exactly_once(
     # Exactly the changes arrived: row deltas counted in the warehouse.
     assert third["responses"] - second["responses"] == NEW_RESPONSES + 1
     assert third["contacts"] == second["contacts"]
+    edited = changes["edited"]
     answers_added = sum(len(answer_keys(truth[uuid])) for uuid in arrived)
+    answers_added += 1 - len(answer_keys(edited))
     assert third["response_answers"] - second["response_answers"] == answers_added
+    # The edited response's answers were replaced, not added to: one option at position 0.
+    replaced = {
+        (r["question_identifier"], r["position"])
+        for r in warehouse.rows("response_answers", f"response_uuid = '{edited['uuid']}'")
+    }
+    assert replaced == {(changes["edited_question"], 0)}
+    question = changes["edited_question"]
+    edited_row = warehouse.row("responses", uuid=edited["uuid"])
+    assert edited_row["data"] == {question: edited["data"][question][:1]}
     loaded = {row[0] for row in warehouse.query("select uuid from {ds}.responses")}
     assert arrived <= loaded
     late = warehouse.row("responses", uuid=changes["late"])
@@ -132,8 +164,9 @@ def test_no_change_run_is_cheap_and_changes_arrive_exactly_once(
             f"select uuid from {{ds}}.responses where _dlt_load_id = '{last_load}'"
         )
     }
-    assert arrived <= reloaded <= arrived | window_before, (
-        f"{len(reloaded - arrived - window_before)} responses re-loaded from outside the window"
+    allowed = arrived | window_before | {edited["uuid"]}
+    assert arrived | {edited["uuid"]} <= reloaded <= allowed, (
+        f"{len(reloaded - allowed)} responses re-loaded from outside the window"
     )
 
     # The request log shows only the new windows and pages were fetched.
@@ -152,7 +185,7 @@ def test_no_change_run_is_cheap_and_changes_arrive_exactly_once(
         assert start >= lookback_start - slack, (
             f"re-read from {start}, lookback starts {lookback_start}"
         )
-    in_window = len(arrived | window_before)
+    in_window = len(allowed)
     assert len(response_requests) <= math.ceil(in_window / PAGE_LENGTH) + 2, (
         f"{len(response_requests)} /responses requests for {in_window} responses in the window"
     )
