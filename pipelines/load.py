@@ -58,7 +58,12 @@ CHILD_TABLES: dict[str, tuple[str, str]] = {
 }
 """Child table -> (parent table, column holding the parent's uuid)."""
 
-_JSON_HINT_NOTICE = "when merging arrow schema with dlt schema"
+_EXPECTED_NOTICES = (
+    # JSON columns arrive as text for their `json` hint, by design.
+    "when merging arrow schema with dlt schema",
+    # insert_values on PostgreSQL is chosen on purpose (see LOADER_FILE_FORMATS).
+    "A ArrowToInsertValuesWriter writer is used",
+)
 
 
 @dataclass
@@ -218,7 +223,7 @@ def _pipeline(
 ) -> Pipeline:
     import dlt
 
-    _quiet_json_hint_notice()
+    _quiet_expected_notices()
     if destination == "duckdb":
         configured = duckdb_path or dlt.config.get("destination.duckdb.credentials")
         location = str(Path(str(configured or DEFAULT_DUCKDB_PATH)).resolve())
@@ -483,10 +488,10 @@ def _count_rows(pipeline: Pipeline, load_ids: Sequence[str]) -> dict[str, int]:
 def _cursors(pipeline: Pipeline) -> dict[str, Any]:
     resources = pipeline.state.get("sources", {}).get("refiner", {}).get("resources", {})
     cursors: dict[str, Any] = {}
-    for resource, column in (("responses", "last_data_reception_at"), ("contacts", "last_seen_at")):
-        incremental = resources.get(resource, {}).get("incremental", {}).get(column, {})
-        if incremental.get("last_value") is not None:
-            cursors[f"{resource}.{column}"] = incremental["last_value"]
+    for resource in ("responses", "contacts"):
+        for column, incremental in resources.get(resource, {}).get("incremental", {}).items():
+            if incremental.get("last_value") is not None:
+                cursors[f"{resource}.{column}"] = incremental["last_value"]
     last_day = resources.get("reporting", {}).get("last_day")
     if last_day:
         cursors["reporting.last_day"] = last_day
@@ -501,16 +506,17 @@ def _enable_dlt_columns() -> None:
     dlt.config["normalize.parquet_normalizer.add_dlt_id"] = True
 
 
-def _quiet_json_hint_notice() -> None:
-    """dlt warns that JSON text columns differ from their `json` hint; that is by design."""
+def _quiet_expected_notices() -> None:
+    """Drop dlt warnings about choices made here on purpose (_EXPECTED_NOTICES)."""
     dlt_logger = logging.getLogger("dlt")
-    if not any(isinstance(f, _DropJsonHintNotice) for f in dlt_logger.filters):
-        dlt_logger.addFilter(_DropJsonHintNotice())
+    if not any(isinstance(f, _DropExpectedNotices) for f in dlt_logger.filters):
+        dlt_logger.addFilter(_DropExpectedNotices())
 
 
-class _DropJsonHintNotice(logging.Filter):
+class _DropExpectedNotices(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        return _JSON_HINT_NOTICE not in record.getMessage()
+        message = record.getMessage()
+        return not any(notice in message for notice in _EXPECTED_NOTICES)
 
 
 class _progress:
