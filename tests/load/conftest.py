@@ -26,16 +26,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pandas  # noqa: F401  (see below)
 import pytest
 
 from emulator import DEFAULT_API_KEY, Emulator, SeedConfig
 from pipelines.defaults import DEFAULT_DATASET
 from tests.warehouse import fresh_postgres_database, requires_postgres
-
-# pandas is imported up front so in-process loads do not race dlt's lazy pandas check against a
-# worker thread importing it (a real bug in fresh processes, pinned down deterministically by
-# test_fresh_process.py, so every other test here can report its own finding).
 
 REPO = Path(__file__).resolve().parents[2]
 REFINER = [sys.executable, "-m", "pipelines.cli"]
