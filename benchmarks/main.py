@@ -37,7 +37,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--with-1m",
         action="store_true",
-        help="add the 1M-response dataset (refiner-dlt, limits, memory, no-op)",
+        help="add the 1M-response dataset: one plain `refiner load` (time, memory) and the no-op",
     )
     parser.add_argument(
         "--sizes", type=_sizes, help="comma-separated response counts, e.g. 10000,100000"
@@ -68,7 +68,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--work-dir", type=Path, default=WORK_DIR)
     args = parser.parse_args(argv)
     if args.sizes is None:
-        args.sizes = [10_000] if args.quick else [10_000, 100_000]
+        args.sizes = [10_000] if args.quick else [10_000, 30_000, 100_000]
         if args.with_1m:
             args.sizes.append(1_000_000)
     if args.rate is None:

@@ -16,10 +16,13 @@ from benchmarks.stats import Figure, median
 
 # Concurrency of L_http: the number of requests refiner-dlt keeps in flight (`max_workers`).
 HTTP_CONCURRENCY = 4
-# The peers need minutes per round beyond this size; they are measured up to it.
-PEERS_MAX_RESPONSES = 100_000
+# dlt-default needs minutes and gigabytes per round beyond this size (about 150 s and 3.4 GB
+# at 30k on a busy 2-core machine); the peers are measured up to it.
+PEERS_MAX_RESPONSES = 30_000
 # The latency suite runs on the largest dataset up to this size.
-LATENCY_MAX_RESPONSES = 100_000
+LATENCY_MAX_RESPONSES = 30_000
+# From this size on, only one plain `refiner load` runs (for peak memory), not the rounds.
+LARGE_RESPONSES = 1_000_000
 SEED = 7
 # The emulator's seed completes 174 of every 256 survey views (the rest are partial, dismissed
 # or seen only); the seed is scaled so that the completed responses match the requested size.
@@ -55,11 +58,15 @@ def _contenders(size: int, args: argparse.Namespace) -> list[str]:
 
 
 def _run_contender(
-    name: str, emu: EmulatorProcess, data: Dataset, scratch: Path, profile: str | None
+    name: str, emu: EmulatorProcess, data: Dataset | None, scratch: Path, profile: str | None
 ) -> ChildResult:
     scratch.mkdir(parents=True, exist_ok=True)
     common = {"base_url": emu.base_url, "api_key": emu.api_key, "profile": profile}
     database = str(scratch / "bench.duckdb")
+    if name.startswith("refiner-dlt"):
+        resources = None if name == "refiner-dlt-all" else PEER_RESOURCES
+        return refiner_load(emu, scratch, resources, profile=profile)
+    assert data is not None, f"{name} needs the prefetched dataset"
     if name == "L_parse":
         return run_task("parse", {"pages_file": str(data.pages_file), "profile": profile})
     if name == "L_sink":
@@ -79,8 +86,7 @@ def _run_contender(
             {**common, "database": database, "pipelines_dir": str(scratch / "pipelines")},
             cwd=scratch,
         )
-    resources = None if name == "refiner-dlt-all" else PEER_RESOURCES
-    return refiner_load(emu, scratch, resources, profile=profile)
+    raise ValueError(f"unknown contender {name!r}")
 
 
 def refiner_load(
@@ -109,48 +115,85 @@ def run_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
     directory = args.work_dir / str(size)
     _log(f"{size:,} responses: starting the emulator")
     with EmulatorProcess(seed_for(size)) as emu:
-        data = prefetch(emu.base_url, emu.api_key, directory / "data")
-        _log(f"prefetched {data.counts} in {data.pages} pages ({data.bytes / 2**20:.0f} MB)")
-        names = _contenders(size, args)
-        figures = {name: Figure(name, data.responses) for name in names}
-        for name in ("naive", "refiner-dlt", "refiner-dlt-all"):
-            if name in names:
-                _log(f"warm-up: {name} (fills the emulator's page cache for its requests)")
-                _run_contender(name, emu, data, directory / "warmup" / name, None)
-        for round_number in range(args.runs):
-            for name in names:
-                scratch = directory / f"r{round_number}" / name
-                server_cpu = emu.cpu_seconds()
-                result = _run_contender(name, emu, data, scratch, None)
-                server_cpu = emu.cpu_seconds() - server_cpu
-                figures[name].add(result, server_cpu)
-                _log(
-                    f"round {round_number + 1}/{args.runs} {name}: "
-                    f"{result.report['seconds']:.3f} s, {result.peak_rss_mb:.0f} MB, "
-                    f"emulator CPU {server_cpu:.2f} s"
-                )
-                if not (name == "refiner-dlt-all" and round_number == args.runs - 1):
-                    shutil.rmtree(scratch, ignore_errors=True)
-        block: dict[str, Any] = {
-            "dataset": {
-                "responses": data.responses,
-                "contacts": data.counts["contacts"],
-                "pages": data.pages,
-                "bytes": data.bytes,
-            },
-            "figures": {name: figure.as_dict() for name, figure in figures.items()},
-            "load_average": _load_average(),
-        }
-        if args.profile:
-            block["profile"] = _profile(emu, data, directory / "profile", args.work_dir)
-        loaded = directory / f"r{args.runs - 1}" / "refiner-dlt-all"
+        if size >= LARGE_RESPONSES:
+            block = _large_size(emu, directory)
+        else:
+            block = _rounds(size, emu, directory, args)
+        loaded = directory / "last" / "refiner-dlt-all"
         if "noop" not in args.skip:
             block["noop"] = noop_suite(emu, loaded, args.runs)
-        if "latency" not in args.skip and size == _latency_size(args.sizes):
-            ceiling = figures["refiner-dlt"].responses_per_second
-            block["latency"] = latency_suite(emu, data, directory / "latency", args, ceiling)
+        if "latency" not in args.skip and size == _latency_size(args.sizes) < LARGE_RESPONSES:
+            ceiling = block["figures"]["refiner-dlt"]["responses_per_second"]
+            block["latency"] = latency_suite(
+                emu, block["dataset"]["responses"], directory / "latency", args, ceiling
+            )
     shutil.rmtree(directory, ignore_errors=True)
     return block
+
+
+def _measure(
+    figure: Figure, name: str, emu: EmulatorProcess, data: Dataset | None, scratch: Path
+) -> ChildResult:
+    server_cpu = emu.cpu_seconds()
+    result = _run_contender(name, emu, data, scratch, None)
+    server_cpu = emu.cpu_seconds() - server_cpu
+    figure.add(result, server_cpu)
+    _log(
+        f"{name}: {result.report['seconds']:.3f} s, {result.peak_rss_mb:.0f} MB, "
+        f"emulator CPU {server_cpu:.2f} s"
+    )
+    return result
+
+
+def _rounds(
+    size: int, emu: EmulatorProcess, directory: Path, args: argparse.Namespace
+) -> dict[str, Any]:
+    """Prefetch, then `args.runs` interleaved rounds of every contender."""
+    data = prefetch(emu.base_url, emu.api_key, directory / "data")
+    _log(f"prefetched {data.counts} in {data.pages} pages ({data.bytes / 2**20:.0f} MB)")
+    names = _contenders(size, args)
+    figures = {name: Figure(name, data.responses) for name in names}
+    if "naive" in names:
+        # naive's page_length-100 pages are the only requests the prefetch did not render.
+        # refiner-dlt's date windows end at "now", so its requests are new on every run.
+        _log("warm-up: naive (renders its pages into the emulator's page cache)")
+        _run_contender("naive", emu, data, directory / "warmup", None)
+    for round_number in range(args.runs):
+        _log(f"round {round_number + 1}/{args.runs}")
+        for name in names:
+            last = round_number == args.runs - 1 and name == "refiner-dlt-all"
+            scratch = directory / ("last" if last else f"r{round_number}") / name
+            _measure(figures[name], name, emu, data, scratch)
+            if not last:
+                shutil.rmtree(scratch, ignore_errors=True)
+    block: dict[str, Any] = {
+        "dataset": {
+            "responses": data.responses,
+            "contacts": data.counts["contacts"],
+            "pages": data.pages,
+            "bytes": data.bytes,
+        },
+        "figures": {name: figure.as_dict() for name, figure in figures.items()},
+        "load_average": _load_average(),
+    }
+    if args.profile:
+        block["profile"] = _profile(emu, data, directory / "profile", args.work_dir)
+    return block
+
+
+def _large_size(emu: EmulatorProcess, directory: Path) -> dict[str, Any]:
+    """One plain `refiner load` of every resource: its time, and its peak memory."""
+    name = "refiner-dlt-all"
+    figure = Figure(name, 0)
+    result = _measure(figure, name, emu, None, directory / "last" / name)
+    rows = result.report["rows"]
+    figure.units = int(rows.get("responses", 0))
+    return {
+        "dataset": {"responses": figure.units, "contacts": int(rows.get("contacts", 0))},
+        "figures": {name: figure.as_dict()},
+        "load_average": _load_average(),
+        "note": "one run of the plain load only (memory target); limits and peers are not run",
+    }
 
 
 def _latency_size(sizes: list[int]) -> int:
@@ -217,7 +260,7 @@ def refiner_env(emu: EmulatorProcess, scratch: Path) -> dict[str, str]:
 
 def latency_suite(
     emu: EmulatorProcess,
-    data: Dataset,
+    responses: int,
     scratch: Path,
     args: argparse.Namespace,
     cpu_ceiling: float,
@@ -226,7 +269,7 @@ def latency_suite(
     points: dict[str, Any] = {}
     for rate in args.rate:
         emu.set_faults(latency_seconds=args.latency_ms / 1000, rate_per_second=rate)
-        figure = Figure(f"refiner-dlt R={rate:g}", data.responses)
+        figure = Figure(f"refiner-dlt R={rate:g}", responses)
         windows: list[int] = []
         throttled: list[int] = []
         for round_number in range(args.runs):

@@ -17,8 +17,8 @@ MB_PER_GB = 1024
 NOOP_FLAT_TOLERANCE_SECONDS = 0.5
 # The reporting resource re-fetches a window on purpose; the request cap does not apply to it.
 REFETCH_PATHS = frozenset({"/reporting"})
-# Peak memory is the larger of the two refiner-dlt loads (peer resources, and every resource).
-MEMORY_FIGURES = ("refiner-dlt", "refiner-dlt-all")
+# Peak memory is that of the plain `refiner load` of every resource.
+MEMORY_FIGURES = ("refiner-dlt-all",)
 
 
 def _peer_size(sizes: dict[str, Any]) -> str | None:
