@@ -30,7 +30,11 @@ def load(
     since: str | None = typer.Option(
         None, help="Backfill responses from this date (YYYY-MM-DD or ISO date-time, UTC)."
     ),
-    until: str | None = typer.Option(None, help="End of the backfill (exclusive); default now."),
+    until: str | None = typer.Option(
+        None,
+        help="End of the backfill (exclusive). Default: now, after which incremental runs "
+        "continue; with --until the incremental responses cursor is left as it is.",
+    ),
     reconcile: bool = typer.Option(
         False, "--reconcile", help="Sweep all contacts and delete those gone from Refiner."
     ),

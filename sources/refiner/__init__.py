@@ -106,7 +106,7 @@ _CONTACTS_CURSOR = dlt.sources.incremental[datetime]("last_seen_at")
 _RESPONSES_CURSOR = dlt.sources.incremental[datetime]("last_data_reception_at")
 _CURSOR_BY_INCLUDE = {"all": "last_shown_at"}
 """The field Refiner's `date_range_start` compares, per `include`; last_data_reception_at
-otherwise (refiner-api.md §3.3)."""
+otherwise (refiner-api.md §3.7)."""
 _DELETE_INSERT = {"disposition": "merge", "strategy": "delete-insert"}
 
 
