@@ -1,11 +1,13 @@
-"""Fault matrix, scenario 4: `refiner load` killed with SIGKILL during extract, right after
-normalize, and during load; each time the rerun converges and the state stored in the warehouse
-never claims data that is not loaded.
+"""Fault matrix, scenario 4: `refiner load` killed with SIGKILL during extract, after
+normalize, and during load (merge and append tables alike); each time at most two reruns
+converge and the state stored in the warehouse never claims data that is not loaded.
 
-The kills hit real child processes. The stage is read from dlt's pipeline folder:
-`normalize/extracted/<load_id>` while extracting, `load/normalized/<load_id>` once normalized,
-and `completed_jobs/` files inside it while the load step runs. Emulator latency slows the
-extract enough to kill it mid-way. Every wait is bounded.
+The kills hit real child processes. Extract is killed from outside once responses pages are
+being fetched (emulator latency keeps it there). The other instants are too short to hit by
+polling, so the child SIGKILLs itself exactly there (see KILL_POINTS): when the load step
+starts; right after normalize commits its package; and when a job's rows are committed in the
+warehouse but dlt has not yet recorded the job as completed, for a merge and an append table.
+Every wait is bounded.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 import pytest
 
@@ -64,36 +68,85 @@ def extracting(workspace: Workspace) -> bool:
     return len(workspace.emulator.request_log.filter(path="/responses")) >= 2
 
 
-def normalized(workspace: Workspace) -> bool:
-    """A package was committed to `load/normalized` (normalize's last step)."""
-    return bool(workspace.packages("load/normalized"))
+_KILL_AT = """
+import os, signal, sys
+point, table, argv = sys.argv[1], sys.argv[2], sys.argv[3:]
+
+def die():
+    os.kill(os.getpid(), signal.SIGKILL)
+
+if point == "job-committed":
+    from dlt.common.storages.load_package import PackageStorage
+    save = PackageStorage.save_pending_transition
+    def save_pending_transition(self, load_id, file_name, state, *args, **kwargs):
+        if state == "completed" and file_name.startswith(table + "."):
+            die()
+        return save(self, load_id, file_name, state, *args, **kwargs)
+    PackageStorage.save_pending_transition = save_pending_transition
+elif point == "normalize-committed":
+    from dlt.common.storages.load_storage import LoadStorage
+    commit = LoadStorage.commit_new_load_package
+    def commit_new_load_package(self, load_id):
+        commit(self, load_id)
+        die()
+    LoadStorage.commit_new_load_package = commit_new_load_package
+elif point == "load-starting":
+    from dlt.load.load import Load
+    def run(self, pool):
+        die()
+    Load.run = run
+from pipelines.cli import main
+sys.exit(main(argv))
+"""
+KILL_POINTS: dict[str, tuple[str, str]] = {
+    "after-normalize": ("load-starting", ""),
+    "normalize-commit": ("normalize-committed", ""),
+    "load-merge-table": ("job-committed", "responses"),
+    "load-append-table": ("job-committed", "account_usage"),
+}
+"""Stage -> (where the child kills itself, table of the job). `after-normalize`: normalize is
+done and the load step is about to start. `normalize-commit`: normalize has committed its
+package to `load/normalized` but not yet removed the extracted one (dlt logs "do not kill this
+process" there; a real SIGKILL can land in it). `load-*-table`: a job's rows are committed in
+the warehouse but dlt has not recorded the job as completed."""
 
 
-def loading(workspace: Workspace) -> bool:
-    """The load step has finished at least one job of the package."""
-    return any(
-        (package / "completed_jobs").is_dir() and any((package / "completed_jobs").iterdir())
-        for package in workspace.packages("load/normalized")
-    )
+def spawn_load_killed_at(workspace: Workspace, stage: str) -> subprocess.Popen[str]:
+    """`refiner --debug load` that SIGKILLs itself at the kill point of `stage`."""
+    point, table = KILL_POINTS[stage]
+    workspace.warehouse.close()
+    log = workspace.root / f"run-killed-{stage}.log"
+    with log.open("w") as handle:
+        process = subprocess.Popen(
+            [sys.executable, "-c", _KILL_AT, point, table, "--debug", *workspace.load_args()],
+            cwd=workspace.root,
+            env=workspace.env(),
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    workspace.witness.folder(log)
+    return process
 
 
-STAGES: dict[str, tuple[Callable[[Workspace], bool], int]] = {
-    "extract": (extracting, 200),
-    "load": (loading, 0),
-    "normalize": (normalized, 0),
+POLLED_STAGES: dict[str, tuple[Callable[[Workspace], bool], int]] = {
+    "extract": (extracting, 100),
 }
 """Stage -> (when to kill, emulator latency in ms that keeps the run in that stage long enough)."""
 
 
-@pytest.mark.parametrize("stage", list(STAGES))
-def test_s04_sigkill_then_rerun_converges(stage: str, workspace: Workspace) -> None:
-    """New responses, a load killed with SIGKILL in `stage`, then reruns (at most two): the
-    warehouse equals ground truth (merge and append tables alike), no response is lost, no
-    package is left behind, and the stored state never claims data that is not loaded."""
-    warehouse, emulator = workspace.warehouse, workspace.emulator
-    reached, latency_ms = STAGES[stage]
-    assert_ok(workspace.load())
-    killed = False
+def kill_in_stage(workspace: Workspace, stage: str) -> set[str]:
+    """Add 30 responses and run a load that dies by SIGKILL in `stage`; returns the new uuids."""
+    emulator = workspace.emulator
+    if stage in KILL_POINTS:
+        added = set(add_responses(emulator, 30))
+        process = spawn_load_killed_at(workspace, stage)
+        try:
+            assert process.wait(timeout=120) == -signal.SIGKILL, "the load was not killed"
+        finally:
+            stop(process)
+        return added
+    reached, latency_ms = POLLED_STAGES[stage]
     for _ in range(3):
         added = set(add_responses(emulator, 30))
         emulator.request_log.clear()
@@ -102,9 +155,48 @@ def test_s04_sigkill_then_rerun_converges(stage: str, workspace: Workspace) -> N
         killed = kill_when(process, lambda: reached(workspace), timeout=90)
         emulator.faults.clear()
         if killed:
-            break
+            return added
         assert_ok(workspace.load())
-    assert killed, f"the load always finished before it reached {stage}"
+    raise AssertionError(f"the load always finished before it reached {stage}")
+
+
+KNOWN_BUGS = {
+    "normalize-commit": (
+        "dlt 1.31 commits a normalized package by renaming load/new/<id> to load/normalized/<id> "
+        "and only then deletes normalize/extracted/<id>; a SIGKILL between the two leaves the "
+        "package in both places, and every later `refiner load` re-normalizes it and fails with "
+        "OSError 'Directory not empty' (pipelines/load.py `_run` does not clear the stale "
+        "extracted copy before pipeline.run)"
+    ),
+    "load-append-table": (
+        "account_usage and account_usage_environments are append tables "
+        "(sources/refiner/__init__.py _HINTS/_CHILD_HINTS); a SIGKILL after their job committed "
+        "but before dlt recorded it makes the rerun load the same snapshot again: duplicate "
+        "snapshot_at rows"
+    ),
+}
+
+
+def _stages() -> list[Any]:
+    return [
+        pytest.param(
+            stage,
+            marks=[pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[stage])]
+            if stage in KNOWN_BUGS
+            else [],
+        )
+        for stage in [*POLLED_STAGES, *KILL_POINTS]
+    ]
+
+
+@pytest.mark.parametrize("stage", _stages())
+def test_s04_sigkill_then_rerun_converges(stage: str, workspace: Workspace) -> None:
+    """New responses, a load killed with SIGKILL in `stage`, then reruns (at most two): the
+    warehouse equals ground truth (merge and append tables alike), no response is lost, no
+    package is left behind, and the stored state never claims data that is not loaded."""
+    warehouse, emulator = workspace.warehouse, workspace.emulator
+    assert_ok(workspace.load())
+    added = kill_in_stage(workspace, stage)
     try:
         assert_state_not_ahead(warehouse)
     except AssertionError as wrong:
