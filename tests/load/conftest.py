@@ -181,12 +181,6 @@ class Warehouse:
             self._connection.close()
             self._connection = None
 
-    def exists(self) -> bool:
-        """Whether a load has created anything yet."""
-        if self.destination == "duckdb" and not Path(self.location).exists():
-            return False
-        return bool(self.tables())
-
     def tables(self) -> set[str]:
         """Every table of the dataset, dlt's own tables included."""
         rows = self.query(
