@@ -1,0 +1,589 @@
+"""The `refiner` dlt source: Refiner survey data as typed, incrementally loaded tables.
+
+Tables, grains and keys (the warehouse contract; every timestamp is UTC timestamptz):
+
+- contacts: one row per contact; pk uuid; merge.
+- contact_attributes: one row per attribute of a contact; pk (contact_uuid, name);
+  delete-insert on contact_uuid (a reloaded contact's attributes are replaced).
+- contact_segments: one row per segment of a contact; pk (contact_uuid, segment_uuid);
+  delete-insert on contact_uuid.
+- forms: one row per survey, archived ones included; pk uuid; merge.
+- responses: one row per response (or survey view with include=all); pk uuid; merge.
+- response_answers: one row per answer, one per element of a multi-select list;
+  pk (response_uuid, question_identifier, position); delete-insert on response_uuid.
+- segments: one row per segment; pk uuid; merge.
+- reporting: one row per report type, form and day; pk (report_type, form_uuid, day); merge.
+- account_usage: one snapshot per run; append.
+- account_usage_environments: one row per environment per snapshot; pk (snapshot_at, uuid);
+  append.
+
+Incremental loading:
+- `responses` follows `last_data_reception_at` (with `include="all"`: `last_shown_at`, the field
+  Refiner then filters on) with a `lag` of `lookback_hours`; each run asks Refiner only for
+  `date_range_start` >= cursor - lookback. A long range (the first load) is cut into date
+  windows fetched concurrently (`max_workers`). Changing `include` to or from "all" switches the
+  cursor field, so the next run starts again from `start_date` (merge keeps it duplicate-free).
+- `contacts` are read newest `last_seen_at` first and paging stops once a page reaches past
+  cursor - lookback, so a frequent run does not sweep every contact. `reconcile=True` sweeps
+  all of them (see pipelines/load.py for the deletions that follow a sweep).
+- `reporting` keeps the last loaded day in resource state and re-fetches the last
+  `reporting_refetch_days` days each run (`reporting_days` on the first run).
+Records without their cursor value are loaded, counted and logged; they never move a cursor.
+
+Pages become Arrow tables (sources/refiner/reshape.py) so dlt skips its per-row normalizer;
+JSON columns (`data`, `attributes`, `config`, ...) are dlt `json` columns, never exploded.
+Building the source does no I/O; requests start when the resources are iterated.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, ClassVar
+
+import dlt
+import msgspec
+import pyarrow as pa
+import pyarrow.compute as pc
+from dlt.common.schema.typing import TTableSchemaColumns
+from dlt.extract.incremental import Incremental
+from dlt.extract.items_transform import MapItem
+from dlt.sources import DltResource
+
+from sources.refiner.client import RefinerClient
+from sources.refiner.errors import ValidationError
+from sources.refiner.pagination import Page
+from sources.refiner.reshape import (
+    reshape_account_usage,
+    reshape_contacts,
+    reshape_forms,
+    reshape_report,
+    reshape_responses,
+    reshape_segments,
+)
+from sources.refiner.settings import (
+    DEFAULT_BASE_URL,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_REQUESTS_PER_MINUTE,
+    DEFAULT_TIMEOUT_SECONDS,
+    INCLUDE_VALUES,
+    MAX_PAGE_LENGTH,
+    REPORT_TYPES,
+)
+from sources.refiner.timestamps import format_query_timestamp, parse_timestamp
+from sources.refiner.windows import Window, concurrent_pages, split_range
+
+logger = logging.getLogger(__name__)
+
+RESOURCE_NAMES = (
+    "contacts",
+    "forms",
+    "responses",
+    "segments",
+    "reporting",
+    "account_usage",
+)
+"""Resources of the source, in load order; each may write more than one table."""
+
+TABLES_BY_RESOURCE: dict[str, tuple[str, ...]] = {
+    "contacts": ("contacts", "contact_attributes", "contact_segments"),
+    "forms": ("forms",),
+    "responses": ("responses", "response_answers"),
+    "segments": ("segments",),
+    "reporting": ("reporting",),
+    "account_usage": ("account_usage", "account_usage_environments"),
+}
+
+DEFAULT_REPORT_TYPES = ("nps", "csat", "count")
+JSON = {"data_type": "json"}
+TIMESTAMP = {"data_type": "timestamp", "timezone": True}
+
+# Declared defaults mark the cursor parameters for dlt; the source passes configured ones.
+_CONTACTS_CURSOR = dlt.sources.incremental[datetime]("last_seen_at")
+_RESPONSES_CURSOR = dlt.sources.incremental[datetime]("last_data_reception_at")
+_CURSOR_BY_INCLUDE = {"all": "last_shown_at"}
+"""The field Refiner's `date_range_start` compares, per `include`; last_data_reception_at
+otherwise (refiner-api.md §3.7)."""
+_DELETE_INSERT = {"disposition": "merge", "strategy": "delete-insert"}
+
+
+@dataclass
+class RunStats:
+    """Counts gathered while the resources run; read them after `pipeline.run`."""
+
+    missing_cursor: dict[str, int] = field(default_factory=dict)
+    """Records per table that arrived without their incremental cursor value."""
+    rows: dict[str, int] = field(default_factory=dict)
+    """Rows per table handed to dlt so far (before dlt's incremental filter); for progress."""
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count_rows(self, table: str, count: int) -> None:
+        with self._lock:
+            self.rows[table] = self.rows.get(table, 0) + count
+
+    def count_missing(self, table: str, count: int) -> None:
+        if count:
+            with self._lock:
+                self.missing_cursor[table] = self.missing_cursor.get(table, 0) + count
+
+
+@dataclass(frozen=True)
+class _Settings:
+    page_length: int
+    include: str
+    lookback: timedelta
+    with_attributes: bool
+    reporting_types: tuple[str, ...]
+    reporting_days: int
+    reporting_refetch_days: int
+    max_workers: int
+
+
+@dlt.source(name="refiner", max_table_nesting=0)
+def refiner(
+    api_key: str = dlt.secrets.value,
+    base_url: str = DEFAULT_BASE_URL,
+    start_date: str = "2024-01-01",
+    page_length: int = MAX_PAGE_LENGTH,
+    include: str = "completed",
+    lookback_hours: float = 2.0,
+    with_attributes: bool = False,
+    reporting_types: Sequence[str] = DEFAULT_REPORT_TYPES,
+    reporting_days: int = 30,
+    reporting_refetch_days: int = 3,
+    requests_per_minute: float = DEFAULT_REQUESTS_PER_MINUTE,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+    max_workers: int = 4,
+    reconcile: bool = False,
+    responses_since: datetime | None = None,
+    responses_until: datetime | None = None,
+    backfill_since: datetime | None = None,
+    client: Any = None,
+    stats: Any = None,
+) -> Sequence[DltResource]:
+    """Refiner's contacts, forms, responses, segments, reports and account usage.
+
+    Settings come from `[sources.refiner]` in .dlt/config.toml (or SOURCES__REFINER__* env
+    vars); the key from .dlt/secrets.toml or SOURCES__REFINER__API_KEY. `reconcile` makes
+    `contacts` a full sweep. `responses_since`/`responses_until` load one backfill window of
+    responses without touching the responses cursor; when it is done, source state `backfill`
+    records `{"since": backfill_since, "through": responses_until}` (committed with the
+    window's data). `client` (a RefinerClient) and `stats` (a RunStats) let a caller share the
+    HTTP client and read counts after the run. Raises ValidationError for a bad setting.
+    """
+    settings = _Settings(
+        page_length=page_length,
+        include=_choice("include", include, INCLUDE_VALUES),
+        lookback=timedelta(hours=float(lookback_hours)),
+        with_attributes=bool(with_attributes),
+        reporting_types=tuple(_choice("reporting_types", t, REPORT_TYPES) for t in reporting_types),
+        reporting_days=max(1, int(reporting_days)),
+        reporting_refetch_days=max(1, int(reporting_refetch_days)),
+        max_workers=max(1, int(max_workers)),
+    )
+    start = _start_date(start_date)
+    api = client or RefinerClient(
+        api_key,
+        base_url,
+        timeout=timeout_seconds,
+        max_attempts=max_attempts,
+        requests_per_minute=requests_per_minute,
+        max_connections=max(16, 2 * settings.max_workers),
+    )
+    run_stats = stats if isinstance(stats, RunStats) else RunStats()
+    lag = settings.lookback.total_seconds()
+    cursor_path = _CURSOR_BY_INCLUDE.get(settings.include, "last_data_reception_at")
+    if responses_since is not None:
+        response_cursor = dlt.sources.incremental[datetime](
+            cursor_path,
+            initial_value=responses_since,
+            end_value=responses_until,
+            on_cursor_value_missing="include",
+            primary_key=(),
+        )
+    else:
+        response_cursor = dlt.sources.incremental[datetime](
+            cursor_path,
+            initial_value=start,
+            lag=lag,
+            on_cursor_value_missing="include",
+            primary_key=(),
+        )
+    if reconcile:
+        contacts = dlt.resource(_all_contacts, **_HINTS["contacts"])(api, settings, run_stats)
+    else:
+        contacts = dlt.resource(_contacts, **_HINTS["contacts"])(
+            api,
+            settings,
+            run_stats,
+            last_seen_at=dlt.sources.incremental[datetime](
+                "last_seen_at", lag=lag, on_cursor_value_missing="include", primary_key=()
+            ),
+        )
+    backfill = (
+        {"since": _as_utc(backfill_since or responses_since).isoformat()}
+        if responses_since is not None
+        else None
+    )
+    responses = dlt.resource(_responses, **_HINTS["responses"])(
+        api, settings, run_stats, backfill, cursor=response_cursor
+    )
+    if settings.with_attributes:
+        responses.apply_hints(columns=_columns(contact_attributes=JSON))
+    return (
+        _with_children(contacts, "contacts", "last_seen_at"),
+        dlt.resource(_forms, **_HINTS["forms"])(api, settings),
+        _with_children(responses, "responses", cursor_path),
+        dlt.resource(_segments, **_HINTS["segments"])(api, settings),
+        dlt.resource(_reporting, **_HINTS["reporting"])(api, settings),
+        _with_children(
+            dlt.resource(_account_usage, **_HINTS["account_usage"])(api), "account_usage", None
+        ),
+    )
+
+
+def _contacts(
+    client: RefinerClient,
+    settings: _Settings,
+    stats: RunStats,
+    last_seen_at: Incremental[datetime] = _CONTACTS_CURSOR,
+) -> Iterator[Any]:
+    """Contacts newest `last_seen_at` first, with their attributes and segments.
+
+    Stops after the page that reaches past the cursor - lookback (dlt's `start_value`).
+    """
+    yield from _contact_pages(client, settings, stats, last_seen_at.start_value)
+
+
+def _all_contacts(client: RefinerClient, settings: _Settings, stats: RunStats) -> Iterator[Any]:
+    """Every contact (the --reconcile sweep); the contacts cursor is left as it is."""
+    yield from _contact_pages(client, settings, stats, None)
+
+
+def _contact_pages(
+    client: RefinerClient, settings: _Settings, stats: RunStats, floor: datetime | None
+) -> Iterator[Any]:
+    pages = client.iter_pages(
+        "contacts", {"order_by": "last_seen_at"}, page_length=settings.page_length
+    )
+    for page in pages:
+        tables = reshape_contacts(page.items)
+        stats.count_missing("contacts", tables.missing_cursor)
+        stats.count_rows("contacts", tables.contacts.num_rows)
+        cursor = tables.contacts["last_seen_at"]
+        yield tables.contacts
+        yield _child(
+            tables.attributes,
+            "contact_attributes",
+            "last_seen_at",
+            cursor.take(tables.attribute_rows),
+        )
+        yield _child(
+            tables.segments, "contact_segments", "last_seen_at", cursor.take(tables.segment_rows)
+        )
+        if floor is not None and _reaches_below(cursor, floor):
+            return
+
+
+def _responses(
+    client: RefinerClient,
+    settings: _Settings,
+    stats: RunStats,
+    backfill: dict[str, str] | None,
+    cursor: Incremental[datetime] = _RESPONSES_CURSOR,
+) -> Iterator[Any]:
+    """Responses from cursor - lookback (or one backfill window), windows fetched concurrently.
+
+    Each page yields its `responses` and `response_answers`; the answers carry the cursor
+    column of their response through dlt's incremental step (dropped again right after).
+    A finished backfill window records `backfill` plus its end in the source state.
+    """
+    first = cursor.start_value
+    start = _as_utc(first) if first is not None else _now()
+    end = cursor.end_value
+    open_ended = end is None
+    windows = split_range(start, _as_utc(end) if end else _now(), max_workers=settings.max_workers)
+    base = {"include": settings.include, "with_attributes": settings.with_attributes}
+
+    def walk(window: Window, newest: bool) -> Callable[[], Iterator[Page]]:
+        params = {**base, "date_range_start": format_query_timestamp(window[0])}
+        if not (newest and open_ended):
+            params["date_range_end"] = format_query_timestamp(window[1])
+        return lambda: client.iter_pages("responses", params, page_length=settings.page_length)
+
+    walks = [walk(window, index == 0) for index, window in enumerate(windows)]
+    for page in concurrent_pages(walks, max_workers=settings.max_workers):
+        tables = reshape_responses(page.items, with_attributes=settings.with_attributes)
+        cursor_values = tables.responses[cursor.cursor_path]
+        stats.count_missing("responses", cursor_values.null_count)
+        stats.count_rows("responses", tables.responses.num_rows)
+        yield tables.responses
+        yield _child(
+            tables.answers,
+            "response_answers",
+            cursor.cursor_path,
+            cursor_values.take(tables.answer_rows),
+        )
+    if backfill is not None and end is not None:
+        dlt.current.source_state()["backfill"] = {**backfill, "through": _as_utc(end).isoformat()}
+
+
+def _forms(client: RefinerClient, settings: _Settings) -> Iterator[pa.Table]:
+    """Every survey, archived ones included, with its info and configuration."""
+    params = {"list": "all_with_archived", "include_info": True, "include_config": True}
+    for page in client.iter_pages("forms", params, page_length=settings.page_length, paging="page"):
+        yield reshape_forms(page.items)
+
+
+def _segments(client: RefinerClient, settings: _Settings) -> Iterator[pa.Table]:
+    """Every segment."""
+    for page in client.iter_pages("segments", {}, page_length=settings.page_length):
+        yield reshape_segments(page.items)
+
+
+def _reporting(client: RefinerClient, settings: _Settings) -> Iterator[list[dict[str, Any]]]:
+    """One report per type x form x day, from the last loaded day - refetch window to today."""
+    state = dlt.current.resource_state()
+    today = _now().date()
+    last_day = state.get("last_day")
+    if last_day:
+        first = min(date.fromisoformat(last_day), today) - timedelta(
+            days=settings.reporting_refetch_days - 1
+        )
+    else:
+        first = today - timedelta(days=settings.reporting_days - 1)
+    days = [first + timedelta(days=offset) for offset in range((today - first).days + 1)]
+    form_uuids = [
+        item["uuid"]
+        for page in client.iter_pages(
+            "forms", {"list": "all_with_archived"}, page_length=settings.page_length, paging="page"
+        )
+        for item in page.items
+        if item.get("uuid")
+    ]
+
+    def walk(report_type: str, form_uuid: str, day: date) -> Callable[[], Iterator[dict[str, Any]]]:
+        def fetch() -> Iterator[dict[str, Any]]:
+            report = client.get_reporting(
+                report_type,  # type: ignore[arg-type]
+                form_uuids=[form_uuid],
+                date_range_start=day,
+                date_range_end=day + timedelta(days=1),
+            )
+            body = msgspec.to_builtins(report)
+            yield reshape_report(report_type, form_uuid, day, body)
+
+        return fetch
+
+    walks = [
+        walk(report_type, form_uuid, day)
+        for report_type in settings.reporting_types
+        for form_uuid in form_uuids
+        for day in days
+    ]
+    batch: list[dict[str, Any]] = []
+    for row in concurrent_pages(walks, max_workers=settings.max_workers):
+        batch.append(row)
+        if len(batch) >= 500:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+    state["last_day"] = today.isoformat()
+
+
+def _account_usage(client: RefinerClient) -> Iterator[Any]:
+    """One snapshot of plan, usage and environments, stamped with the time of the run."""
+    body = msgspec.to_builtins(client.get_account_info())
+    usage, environments = reshape_account_usage(body, _now())
+    yield usage
+    if environments:
+        yield dlt.mark.with_table_name(environments, "account_usage_environments")
+
+
+def _child(table: pa.Table, name: str, cursor_name: str, cursor: pa.Array) -> Any:
+    """A child table carrying its parent's cursor column through dlt's incremental step."""
+    return dlt.mark.with_table_name(table.append_column(cursor_name, cursor), name)
+
+
+class _DropCarriedCursor(MapItem):
+    """Runs right after dlt's incremental step (affinity 1) and before `add_limit` (1.1).
+
+    Child tables travel with their parent's cursor column so the incremental filters parent
+    and child rows alike; this step removes that column from them again.
+    """
+
+    placement_affinity: ClassVar[float] = 1.05
+
+
+def _carried_cursor_dropper(cursor_path: str, children: Iterable[str]) -> Callable[..., Any]:
+    child_tables = frozenset(children)
+
+    def drop(item: Any, meta: Any = None) -> Any:
+        if isinstance(item, pa.Table) and getattr(meta, "table_name", None) in child_tables:
+            return item.drop_columns([cursor_path])
+        return item
+
+    return drop
+
+
+def _with_children(resource: DltResource, name: str, cursor_path: str | None) -> DltResource:
+    """Declare the resource's extra tables as table variants; with a cursor, let child tables
+    pass the incremental step on their parent's cursor column."""
+    for table_name, hints in _CHILD_HINTS.get(name, {}).items():
+        resource.apply_hints(table_name=table_name, create_table_variant=True, **hints)
+    if cursor_path is not None:
+        dropper = _carried_cursor_dropper(cursor_path, _CHILD_HINTS[name])
+        resource.add_step(_DropCarriedCursor(dropper))
+    return resource.parallelize()
+
+
+def _reaches_below(cursor: pa.ChunkedArray | pa.Array, floor: datetime) -> bool:
+    oldest = pc.min(cursor).as_py()
+    return oldest is not None and oldest < floor
+
+
+def _choice(name: str, value: str, allowed: Sequence[str]) -> str:
+    if value not in allowed:
+        raise ValidationError(
+            f"sources.refiner.{name} is {value!r}; use one of {', '.join(allowed)}"
+        )
+    return value
+
+
+def _start_date(value: str | date | datetime) -> datetime:
+    try:
+        if isinstance(value, datetime):
+            return _as_utc(value)
+        if isinstance(value, date):
+            return datetime(value.year, value.month, value.day, tzinfo=UTC)
+        return parse_timestamp(str(value))
+    except ValueError:
+        raise ValidationError(
+            f"sources.refiner.start_date is {value!r}; use an ISO date such as 2024-01-01"
+        ) from None
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _columns(**types: dict[str, Any]) -> TTableSchemaColumns:
+    return {name: dict(hint) for name, hint in types.items()}  # type: ignore[misc]
+
+
+_HINTS: dict[str, dict[str, Any]] = {
+    "contacts": {
+        "name": "contacts",
+        "primary_key": "uuid",
+        "write_disposition": "merge",
+        "columns": _columns(attributes=JSON, account_attributes=JSON, last_seen_at=TIMESTAMP),
+    },
+    "forms": {
+        "name": "forms",
+        "primary_key": "uuid",
+        "write_disposition": "merge",
+        "columns": _columns(channels=JSON, folder=JSON, config=JSON),
+        "parallelized": True,
+    },
+    "responses": {
+        "name": "responses",
+        "primary_key": "uuid",
+        "write_disposition": "merge",
+        "columns": _columns(data=JSON, tags=JSON),
+    },
+    "segments": {
+        "name": "segments",
+        "primary_key": "uuid",
+        "write_disposition": "merge",
+        "parallelized": True,
+    },
+    "reporting": {
+        "name": "reporting",
+        "primary_key": ("report_type", "form_uuid", "day"),
+        "write_disposition": "merge",
+        "columns": _columns(
+            report_type={"data_type": "text"},
+            form_uuid={"data_type": "text"},
+            day={"data_type": "date"},
+            score={"data_type": "double"},
+            count={"data_type": "bigint"},
+            views={"data_type": "bigint"},
+            responses={"data_type": "bigint"},
+            promoters={"data_type": "bigint"},
+            passives={"data_type": "bigint"},
+            detractors={"data_type": "bigint"},
+            breakdown=JSON,
+            date_range_start=TIMESTAMP,
+            date_range_end=TIMESTAMP,
+        ),
+        "parallelized": True,
+    },
+    "account_usage": {
+        "name": "account_usage",
+        "write_disposition": "append",
+        "columns": _columns(
+            snapshot_at=TIMESTAMP,
+            plan={"data_type": "text"},
+            mtu_count={"data_type": "bigint"},
+            mtu_limit={"data_type": "bigint"},
+            mte_count={"data_type": "bigint"},
+            mpv_count={"data_type": "bigint"},
+            mpv_limit={"data_type": "bigint"},
+            msr_count={"data_type": "bigint"},
+            msr_limit={"data_type": "bigint"},
+            mtu_count_updated_at=TIMESTAMP,
+            mte_count_updated_at=TIMESTAMP,
+            mpv_count_updated_at=TIMESTAMP,
+            msr_count_updated_at=TIMESTAMP,
+        ),
+    },
+}
+
+_CHILD_HINTS: dict[str, dict[str, dict[str, Any]]] = {
+    "contacts": {
+        "contact_attributes": {
+            "write_disposition": _DELETE_INSERT,
+            "primary_key": ("contact_uuid", "name"),
+            "merge_key": "contact_uuid",
+            "columns": _columns(value_timestamp=TIMESTAMP),
+        },
+        "contact_segments": {
+            "write_disposition": _DELETE_INSERT,
+            "primary_key": ("contact_uuid", "segment_uuid"),
+            "merge_key": "contact_uuid",
+            "columns": _columns(entered_at=TIMESTAMP),
+        },
+    },
+    "responses": {
+        "response_answers": {
+            "write_disposition": _DELETE_INSERT,
+            "primary_key": ("response_uuid", "question_identifier", "position"),
+            "merge_key": "response_uuid",
+            "columns": _columns(answered_at=TIMESTAMP),
+        },
+    },
+    "account_usage": {
+        "account_usage_environments": {
+            "write_disposition": "append",
+            "primary_key": ("snapshot_at", "uuid"),
+            "columns": _columns(
+                snapshot_at=TIMESTAMP,
+                uuid={"data_type": "text"},
+                name={"data_type": "text"},
+                mtu={"data_type": "bigint"},
+                mte={"data_type": "bigint"},
+                mpv={"data_type": "bigint"},
+                msr={"data_type": "bigint"},
+            ),
+        },
+    },
+}
