@@ -1,4 +1,4 @@
-"""`refiner demo`: a seeded local emulator, loaded into DuckDB, then three example queries.
+"""`refiner demo`: a seeded local emulator, loaded into DuckDB, modelled by dbt, then three queries.
 
 Steps: start the emulator in-process on a free loopback port, run `run_load` against it into
 `duckdb_path`, print the load summary, run `dbt build` (pipelines/transform.py) on it, and
@@ -24,13 +24,11 @@ EXAMPLE_QUERIES: dict[str, str] = {
         "select form_name, count(*) as responses from {ds}.responses "
         "group by form_name order by responses desc"
     ),
-    "NPS per form (score 0-10 answers; nps = % promoters - % detractors)": (
-        "select r.form_name, count(*) as answers, round(100.0 * ("
-        "sum(case when a.value_number >= 9 then 1 else 0 end) - "
-        "sum(case when a.value_number <= 6 then 1 else 0 end)) / count(*), 1) as nps "
-        "from {ds}.response_answers a join {ds}.responses r on r.uuid = a.response_uuid "
-        "where a.question_identifier like '%nps%' or a.question_identifier like '%recommend%' "
-        "group by r.form_name order by nps desc"
+    "NPS per form (from dbt's nps_daily: % promoters - % detractors)": (
+        "select f.name as form_name, sum(n.responses) as answers, "
+        "round(100.0 * (sum(n.promoters) - sum(n.detractors)) / sum(n.responses), 1) as nps "
+        "from refiner_analytics.nps_daily n join {ds}.forms f on f.uuid = n.form_uuid "
+        "group by f.name order by nps desc"
     ),
     "Most common answers": (
         "select question_identifier, value_text, count(*) as answers "
