@@ -120,7 +120,9 @@ def spawn_load_killed_at(workspace: Workspace, stage: str) -> subprocess.Popen[s
         process = subprocess.Popen(
             [sys.executable, "-c", _KILL_AT, point, table, "--debug", *workspace.load_args()],
             cwd=workspace.root,
-            env=workspace.env(),
+            # One load worker: at the kill point no other job is half done, so each kill point
+            # tests exactly one thing.
+            env={**workspace.env(), "LOAD__WORKERS": "1"},
             stdout=handle,
             stderr=subprocess.STDOUT,
             text=True,

@@ -409,7 +409,7 @@ def test_s15_two_loads_at_once_on_the_same_pipeline(workspace: Workspace) -> Non
     workspace.load_ok()
     add_responses(emulator, 10)
     emulator.request_log.clear()
-    emulator.faults.configure(latency_ms=100)
+    emulator.faults.configure(latency_ms=50)
     first = workspace.spawn_load()
     try:
         assert wait_until(lambda: len(emulator.request_log) >= 2, timeout=60)
