@@ -399,21 +399,31 @@ def test_s13_unicode_fuzz_and_two_thousand_attribute_names(workspace: Workspace)
 
 # --- scenario 15: two loads at once ----------------------------------------------------------
 
-REFUSAL_WORDS = ("already running", "another", "in use", "lock")
+REFUSAL_WORDS = ("already running", "another", "in use", "in progress")
+LIST_PATHS = ("/responses", "/contacts", "/forms", "/segments")
 
 
 def test_s15_two_loads_at_once_on_the_same_pipeline(workspace: Workspace) -> None:
     """A second `refiner load` on the same pipeline while one runs is refused with a clear
-    message, or waits; the first is not harmed; the warehouse ends correct."""
+    message, or waits until the first is done; the first is not harmed; the warehouse ends
+    correct.
+
+    The two runs differ only in page length, which is not part of the pipeline's identity, so
+    the request log tells their requests apart. "Waits" means the second fetches no page
+    before the first has fetched its last one.
+    """
     warehouse, emulator = workspace.warehouse, workspace.emulator
     workspace.load_ok()
     add_responses(emulator, 10)
     emulator.request_log.clear()
-    emulator.faults.configure(latency_ms=50)
-    first = workspace.spawn_load()
+    # Both start together; the first run's responses page is slow, so it is still extracting
+    # while the second one runs.
+    emulator.faults.add(
+        "delay", delay=4.0, times=None, path="/responses", match={"page_length": "25"}
+    )
+    first = workspace.spawn_load(page_length=25)
     try:
-        assert wait_until(lambda: len(emulator.request_log) >= 2, timeout=60)
-        second = workspace.spawn_load()
+        second = workspace.spawn_load(page_length=24)
         try:
             codes = (first.wait(timeout=120), second.wait(timeout=120))
         finally:
@@ -427,6 +437,20 @@ def test_s15_two_loads_at_once_on_the_same_pipeline(workspace: Workspace) -> Non
         error = error_text(outputs[1])
         assert error, f"the refused load printed no error:\n{outputs[1][-3000:]}"
         assert any(word in error.lower() for word in REFUSAL_WORDS), error
+    else:
+        pages = {
+            length: [
+                entry.at
+                for entry in emulator.request_log
+                if entry.path in LIST_PATHS and entry.params.get("page_length") == length
+            ]
+            for length in ("25", "24")
+        }
+        assert pages["25"] and pages["24"]
+        assert min(pages["24"]) >= max(pages["25"]), (
+            "the second load fetched pages while the first was still fetching: two loads ran "
+            "at once on one pipeline, neither refused nor waiting"
+        )
     converge(workspace)
     assert_correct(warehouse, emulator)
 
