@@ -58,21 +58,21 @@ final as (
 
     select * from compared
     where
-{%- if partials_loaded %}
-        recomputed_responses != reported_responses
-        or recomputed_promoters != reported_promoters
-        or recomputed_passives != reported_passives
-        or recomputed_detractors != reported_detractors
-        or (
-            reported_responses > 0
-            and abs(recomputed_nps - reported_nps) > 0.5 + 1e-9
-        )
-{%- else %}
-        recomputed_responses > reported_responses
-        or recomputed_promoters > reported_promoters
-        or recomputed_passives > reported_passives
-        or recomputed_detractors > reported_detractors
-{%- endif %}
+        {%- if partials_loaded %}
+            recomputed_responses != reported_responses
+            or recomputed_promoters != reported_promoters
+            or recomputed_passives != reported_passives
+            or recomputed_detractors != reported_detractors
+            or (
+                reported_responses > 0
+                and abs(recomputed_nps - reported_nps) > 0.5 + 1e-9
+            )
+        {%- else %}
+            recomputed_responses > reported_responses
+            or recomputed_promoters > reported_promoters
+            or recomputed_passives > reported_passives
+            or recomputed_detractors > reported_detractors
+        {%- endif %}
 
 )
 

@@ -28,7 +28,7 @@ response_summary as (
 
 final as (
 
-    select
+    select  -- noqa: ST06
         contacts.contact_uuid,
         contacts.remote_id,
         contacts.email,

@@ -27,7 +27,7 @@ question_summary as (
 
 final as (
 
-    select
+    select  -- noqa: ST06
         forms.form_uuid,
         forms.form_name,
         forms.published_at is not null as is_published,

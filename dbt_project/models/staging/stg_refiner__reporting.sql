@@ -13,8 +13,8 @@ renamed as (
         cast(form_uuid as varchar) as form_uuid,
         cast(day as date) as report_day,
         cast(score as double precision) as score,
-        cast("count" as bigint) as data_points,
-        cast(views as bigint) as views,
+        cast(count as bigint) as data_points,
+        cast(views as bigint) as views,  -- noqa: RF04
         cast(responses as bigint) as responses,
         cast(promoters as bigint) as promoters,
         cast(passives as bigint) as passives,

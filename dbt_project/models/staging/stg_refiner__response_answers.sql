@@ -13,7 +13,7 @@ renamed as (
         cast(form_uuid as varchar) as form_uuid,
         cast(contact_uuid as varchar) as contact_uuid,
         cast(question_identifier as varchar) as question_identifier,
-        cast("position" as integer) as answer_position,
+        cast(position as integer) as answer_position,
         cast(value_text as varchar) as value_text,
         cast(value_number as double precision) as value_number,
         cast(value_bool as boolean) as value_bool,
