@@ -23,6 +23,21 @@ _EMULATOR_OPTIONS = ("api_keys", "fault_seed", "page_cache_bytes", "project_name
 MakeEmulator = Callable[..., Emulator]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_dbt_artifacts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Give each test process its own dbt target and log folders.
+
+    Test workers run `dbt build` at the same time; sharing dbt_project/target would let one
+    worker's partial-parse file and manifest overwrite another's mid-build. Subprocesses
+    (`refiner transform`, `refiner demo`) inherit the variables.
+    """
+    target = tmp_path_factory.mktemp("dbt-target")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DBT_TARGET_PATH", str(target))
+        patch.setenv("DBT_LOG_PATH", str(target / "logs"))
+        yield
+
+
 @pytest.fixture
 def make_emulator() -> Iterator[MakeEmulator]:
     """Factory: `make_emulator(**seed_kwargs)` starts an emulator; all are stopped afterwards.
