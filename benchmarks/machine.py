@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -54,10 +55,22 @@ def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def _commit() -> str | None:
+    root = Path(__file__).resolve().parent.parent
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return done.stdout.strip()
+
+
 def describe() -> dict[str, Any]:
-    """CPU count and model, memory, OS, Python and package versions, and the UTC date."""
+    """CPU count and model, memory, OS, Python and package versions, commit, and the UTC date."""
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": _commit(),
         "cpu_count": os.cpu_count(),
         "cpu_model": _cpu_model(),
         "memory_gb": _memory_gb(),

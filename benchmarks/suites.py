@@ -123,9 +123,8 @@ def run_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
         if "noop" not in args.skip:
             block["noop"] = noop_suite(emu, loaded, args.runs)
         if "latency" not in args.skip and size == _latency_size(args.sizes) < LARGE_RESPONSES:
-            ceiling = block["figures"]["refiner-dlt"]["responses_per_second"]
             block["latency"] = latency_suite(
-                emu, block["dataset"]["responses"], directory / "latency", args, ceiling
+                emu, block["dataset"]["responses"], directory / "latency", args
             )
     shutil.rmtree(directory, ignore_errors=True)
     return block
@@ -259,34 +258,40 @@ def refiner_env(emu: EmulatorProcess, scratch: Path) -> dict[str, str]:
 
 
 def latency_suite(
-    emu: EmulatorProcess,
-    responses: int,
-    scratch: Path,
-    args: argparse.Namespace,
-    cpu_ceiling: float,
+    emu: EmulatorProcess, responses: int, scratch: Path, args: argparse.Namespace
 ) -> dict[str, Any]:
-    """Full loads with `latency_ms` per request under each request budget R."""
+    """Loads with `latency_ms` per request under each request budget R.
+
+    Each round first runs the same load without latency or limit: the CPU ceiling, measured
+    next to the figure it bounds.
+    """
     points: dict[str, Any] = {}
     for rate in args.rate:
-        emu.set_faults(latency_seconds=args.latency_ms / 1000, rate_per_second=rate)
         figure = Figure(f"refiner-dlt R={rate:g}", responses)
+        ceiling = Figure("refiner-dlt, no latency", responses)
         windows: list[int] = []
         throttled: list[int] = []
         for round_number in range(args.runs):
-            emu.clear_log()
             run_dir = scratch / f"R{rate:g}-{round_number}"
-            figure.add(refiner_load(emu, run_dir, PEER_RESOURCES, requests_per_minute=rate * 60))
+            ceiling.add(refiner_load(emu, run_dir / "ceiling", PEER_RESOURCES))
+            emu.set_faults(latency_seconds=args.latency_ms / 1000, rate_per_second=rate)
+            emu.clear_log()
+            figure.add(
+                refiner_load(
+                    emu, run_dir / "limited", PEER_RESOURCES, requests_per_minute=rate * 60
+                )
+            )
             log = emu.requests()
+            emu.set_faults()
             windows.append(max_in_window(log))
             throttled.append(sum(1 for r in log if r.status == 429))
             shutil.rmtree(run_dir, ignore_errors=True)
-        emu.set_faults()
-        bound = min(rate * 1000, cpu_ceiling)
+        bound = min(rate * 1000, ceiling.responses_per_second)
         points[f"{rate:g}"] = {
             **figure.as_dict(),
             "rate": rate,
             "latency_ms": args.latency_ms,
-            "cpu_ceiling": round(cpu_ceiling, 1),
+            "cpu_ceiling": ceiling.as_dict(),
             "bound_responses_per_second": round(bound, 1),
             "share_of_bound": round(figure.responses_per_second / bound, 3),
             "max_requests_in_1s": windows,

@@ -36,10 +36,8 @@ def test_quick_run_writes_complete_results(tmp_path: Path) -> None:
             "1500",
             "--runs",
             "1",
-            "--rate",
-            "60",
-            "--latency-ms",
-            "20",
+            "--skip",
+            "latency",
             "--reverse-diff",
             "300",
             "--reverse-push",
@@ -51,7 +49,7 @@ def test_quick_run_writes_complete_results(tmp_path: Path) -> None:
         ],
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=300,
         check=False,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
@@ -72,9 +70,6 @@ def test_quick_run_writes_complete_results(tmp_path: Path) -> None:
     noop = block["noop"]
     assert noop["median_seconds"] > 0 and noop["median_help_seconds"] > 0
     assert noop["requests_by_path"][0]["/responses"] >= 1
-
-    latency = block["latency"]["60"]
-    assert latency["responses_per_second"] > 0 and latency["max_requests_in_1s"][0] > 0
 
     reverse = results["reverse_sync"]
     assert reverse["diff"]["median_seconds"] > 0 and reverse["push"]["median_seconds"] > 0
