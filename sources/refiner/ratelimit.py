@@ -11,9 +11,9 @@ import threading
 import time
 from collections.abc import Callable
 
-# Default burst: a tenth of a second of traffic, at least one request. Small enough that a
-# long burst is paced at the configured rate within a few percent.
-_DEFAULT_BURST_SECONDS = 0.1
+# Default burst: one request. Requests are paced evenly at the configured rate, so no window
+# of one second sees more than the rate (a larger burst would add itself on top of it).
+_DEFAULT_BURST = 1
 
 
 class TokenBucket:
@@ -34,8 +34,7 @@ class TokenBucket:
         if requests_per_minute <= 0:
             raise ValueError(f"requests_per_minute must be positive, got {requests_per_minute}")
         self.rate_per_second = requests_per_minute / 60.0
-        default_burst = max(1, int(self.rate_per_second * _DEFAULT_BURST_SECONDS))
-        self.burst = default_burst if burst is None else burst
+        self.burst = _DEFAULT_BURST if burst is None else burst
         if self.burst < 1:
             raise ValueError(f"burst must be at least 1, got {self.burst}")
         self._clock = clock

@@ -39,10 +39,17 @@ def test_refills_while_idle_but_never_above_burst() -> None:
     assert [bucket.acquire() for _ in range(3)] == [0.0, 0.0, pytest.approx(0.1)]
 
 
-def test_default_burst_is_a_tenth_of_a_second() -> None:
-    assert TokenBucket(3600).burst == 6
-    assert TokenBucket(60).burst == 1
-    assert "3600" in repr(TokenBucket(3600))
+def test_default_burst_paces_evenly_so_no_second_exceeds_the_rate() -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(3600, clock=clock, sleep=clock.sleep)  # 60/s
+    assert bucket.burst == 1
+    stamps = []
+    for _ in range(300):
+        bucket.acquire()
+        stamps.append(clock.now)
+    busiest = max(sum(1 for t in stamps if start <= t < start + 1.0 - 1e-9) for start in stamps)
+    assert busiest <= 60, busiest
+    assert "3600" in repr(bucket)
 
 
 @pytest.mark.parametrize(
