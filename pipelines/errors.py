@@ -13,6 +13,10 @@ class ConfigError(Exception):
     """Configuration or input the user must fix; the message says how."""
 
 
+class LoadInProgressError(Exception):
+    """Another `refiner load` holds this pipeline's run lock; nothing was touched."""
+
+
 def exit_code_for(error: BaseException) -> int:
     """The documented exit code for an error reaching the CLI."""
     # Imported here: `sources.refiner` loads dlt, and `refiner --help` should start fast.

@@ -20,6 +20,8 @@ apply reconcile deletions, and count what this load wrote, in the destination it
 - The pipeline name includes a digest of the destination and dataset, so loads into two
   warehouses never share state; the state itself is restored from the destination when the
   local pipeline folder is gone.
+- One run at a time per pipeline: a second `refiner load` on the same pipeline is refused at
+  once (LoadInProgressError) and touches nothing.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -36,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipelines.config import make_client, resolve_api_settings
 from pipelines.defaults import DEFAULT_DATASET, DEFAULT_DUCKDB_PATH
-from pipelines.errors import ConfigError
+from pipelines.errors import ConfigError, LoadInProgressError
 
 if TYPE_CHECKING:
     from dlt import Pipeline
@@ -115,8 +118,9 @@ def run_load(
     (else DESTINATION__DUCKDB__CREDENTIALS, else ./refiner.duckdb). Other destinations take
     their credentials from dlt config, e.g. DESTINATION__POSTGRES__CREDENTIALS.
 
-    Raises ConfigError for bad arguments before any request, the client's AuthError /
-    TransportError / ... when Refiner fails, and dlt's errors when the warehouse fails.
+    Raises ConfigError for bad arguments before any request, LoadInProgressError when another
+    run holds this pipeline, the client's AuthError / TransportError / ... when Refiner fails,
+    and dlt's errors when the warehouse fails.
     """
     started = time.monotonic()
     selected = _select_resources(resources)
@@ -133,10 +137,11 @@ def run_load(
     from sources.refiner import RunStats
 
     stats = RunStats()
+    pipeline_name, target = _pipeline_identity(destination, dataset, duckdb_path)
     client = make_client(settings, max_connections=32)
-    with client:
+    with _run_lock(pipeline_name, pipelines_dir), client:
         _probe(client)
-        pipeline = _pipeline(destination, dataset, duckdb_path, pipelines_dir)
+        pipeline = _pipeline(pipeline_name, target, dataset, pipelines_dir)
         summary = LoadSummary(destination, dataset, pipeline.pipeline_name)
         with _progress(progress, stats, client):
             regular_start: datetime | None = None
@@ -158,7 +163,7 @@ def run_load(
                 _add(summary.deleted, _delete_unseen_contacts(pipeline, summary.load_ids[-1]))
         summary.rows = _count_rows(pipeline, summary.load_ids)
         summary.requests = client.stats.requests
-    summary.cursors = _cursors(pipeline)
+        summary.cursors = _cursors(pipeline)
     summary.missing_cursor = dict(stats.missing_cursor)
     for table, count in summary.missing_cursor.items():
         logger.warning("%s: %d records had no cursor value; loaded without moving it", table, count)
@@ -215,15 +220,13 @@ def _parse_bound(option: str, value: date | datetime | str | None) -> datetime |
         ) from None
 
 
-def _pipeline(
-    destination: str,
-    dataset: str,
-    duckdb_path: str | Path | None,
-    pipelines_dir: str | Path | None,
-) -> Pipeline:
+def _pipeline_identity(
+    destination: str, dataset: str, duckdb_path: str | Path | None
+) -> tuple[str, Any]:
+    """The pipeline name and the dlt destination: the name includes a digest of where the
+    data goes, so loads into two warehouses never share state."""
     import dlt
 
-    _quiet_expected_notices()
     if destination == "duckdb":
         configured = duckdb_path or dlt.config.get("destination.duckdb.credentials")
         location = str(Path(str(configured or DEFAULT_DUCKDB_PATH)).resolve())
@@ -232,12 +235,43 @@ def _pipeline(
         target = destination
         location = _credentials_identity(destination)
     digest = hashlib.sha1(f"{destination}|{location}|{dataset}".encode()).hexdigest()[:10]
+    return f"{PIPELINE_PREFIX}_{destination}_{digest}", target
+
+
+@contextmanager
+def _run_lock(pipeline_name: str, pipelines_dir: str | Path | None) -> Iterator[None]:
+    """Hold an exclusive lock on `pipeline_name` for one run; refuse at once if it is held.
+
+    Two runs on one pipeline would share its working folder (each normalizing or deleting the
+    other's packages) and its warehouse. The lock file sits beside the working folder, not in
+    it, because dlt wipes a working folder that has no state yet. flock is released by the
+    kernel when the process dies, so a killed run never leaves a stale lock."""
+    import fcntl
+
+    from dlt.common.pipeline import get_dlt_pipelines_dir
+
+    folder = Path(pipelines_dir or get_dlt_pipelines_dir())
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / f"{pipeline_name}.lock").open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LoadInProgressError(
+                f"another `refiner load` is already running on pipeline {pipeline_name}; "
+                "wait for it to finish, then run again"
+            ) from None
+        yield
+
+
+def _pipeline(
+    pipeline_name: str, target: Any, dataset: str, pipelines_dir: str | Path | None
+) -> Pipeline:
+    import dlt
+
+    _quiet_expected_notices()
     options: dict[str, Any] = {"pipelines_dir": str(pipelines_dir)} if pipelines_dir else {}
     return dlt.pipeline(
-        pipeline_name=f"{PIPELINE_PREFIX}_{destination}_{digest}",
-        destination=target,
-        dataset_name=dataset,
-        **options,
+        pipeline_name=pipeline_name, destination=target, dataset_name=dataset, **options
     )
 
 
@@ -311,6 +345,7 @@ def _run(
                 )
         if summary.destination == "postgres":
             resource.add_map(_postgres_safe_text)
+    _drop_committed_extracted_packages(pipeline)
     try:
         info = pipeline.run(source, **options)
     except PipelineStepFailed as failed:
@@ -319,6 +354,34 @@ def _run(
     summary.load_ids.extend(info.loads_ids)
     if info.loads_ids:
         _add(summary.deleted, _delete_stale_children(pipeline, info.loads_ids))
+
+
+def _drop_committed_extracted_packages(pipeline: Pipeline) -> None:
+    """Delete extracted packages that dlt already committed to its load storage.
+
+    dlt commits a normalized package by renaming load/new/<id> to load/normalized/<id> and only
+    then deleting normalize/extracted/<id>. A run killed between the two leaves both; every
+    later run would normalize the extracted copy again and fail renaming it onto the committed
+    one ("Directory not empty"). The committed copy is complete, so the extracted one goes.
+    load/new/<id> alone is not a commit: it is normalization in progress, which dlt redoes
+    from the extracted copy."""
+    # dlt's own storages, so the folder layout is dlt's, not guessed here.
+    extracted = pipeline._get_normalize_storage().extracted_packages
+    if not extracted.storage.has_folder("."):
+        return
+    load_storage = pipeline._get_load_storage()
+    committed = (load_storage.normalized_packages, load_storage.loaded_packages)
+    for load_id in extracted.list_packages():
+        for packages in committed:
+            if packages.storage.has_folder(packages.get_package_path(load_id)):
+                logger.warning(
+                    "load package %s is already in %s: deleting its extracted copy, left by a "
+                    "run stopped while dlt committed it",
+                    load_id,
+                    packages.storage.storage_path,
+                )
+                extracted.delete_package(load_id)
+                break
 
 
 def _root_cause(failed: BaseException) -> BaseException:

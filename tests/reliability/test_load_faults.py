@@ -412,15 +412,6 @@ REFUSAL_WORDS = ("already running", "another", "in use", "in progress")
 LIST_PATHS = ("/responses", "/contacts", "/forms", "/segments")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "pipelines/load.py run_load takes no run lock: a second `refiner load` on the same "
-        "pipeline runs alongside the first (seen: both succeed while fetching concurrently; the "
-        "first fails in normalize with FileNotFoundError because the second processed its "
-        "package; or one fails on DuckDB's file lock with a message about credentials)"
-    ),
-)
 def test_s15_two_loads_at_once_on_the_same_pipeline(workspace: Workspace) -> None:
     """A second `refiner load` on the same pipeline while one runs is refused with a clear
     message, or waits until the first is done; the first is not harmed; the warehouse ends
