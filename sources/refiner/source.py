@@ -13,9 +13,10 @@ Tables, grains and keys (the warehouse contract; every timestamp is UTC timestam
   pk (response_uuid, question_identifier, position); delete-insert on response_uuid.
 - segments: one row per segment; pk uuid; merge.
 - reporting: one row per report type, form and day; pk (report_type, form_uuid, day); merge.
-- account_usage: one snapshot per run; append.
+- account_usage: one row per snapshot; pk snapshot_at; merge on snapshot_at (one new
+  snapshot per run, never replaced; a rerun that reloads a package does not duplicate it).
 - account_usage_environments: one row per environment per snapshot; pk (snapshot_at, uuid);
-  append.
+  merge on (snapshot_at, uuid), like account_usage.
 
 Incremental loading:
 - `responses` follows `last_data_reception_at` (with `include="all"`: `last_shown_at`, the field
@@ -529,7 +530,8 @@ _HINTS: dict[str, dict[str, Any]] = {
     },
     "account_usage": {
         "name": "account_usage",
-        "write_disposition": "append",
+        "primary_key": "snapshot_at",
+        "write_disposition": "merge",
         "columns": _columns(
             snapshot_at=TIMESTAMP,
             plan={"data_type": "text"},
@@ -573,7 +575,7 @@ _CHILD_HINTS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "account_usage": {
         "account_usage_environments": {
-            "write_disposition": "append",
+            "write_disposition": "merge",
             "primary_key": ("snapshot_at", "uuid"),
             "columns": _columns(
                 snapshot_at=TIMESTAMP,

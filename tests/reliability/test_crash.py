@@ -162,21 +162,7 @@ def kill_in_stage(workspace: Workspace, stage: str) -> set[str]:
     raise AssertionError(f"the load always finished before it reached {stage}")
 
 
-KNOWN_BUGS = {
-    "normalize-commit": (
-        "dlt 1.31 commits a normalized package by renaming load/new/<id> to load/normalized/<id> "
-        "and only then deletes normalize/extracted/<id>; a SIGKILL between the two leaves the "
-        "package in both places, and every later `refiner load` re-normalizes it and fails with "
-        "OSError 'Directory not empty' (pipelines/load.py `_run` does not clear the stale "
-        "extracted copy before pipeline.run)"
-    ),
-    "load-append-table": (
-        "account_usage and account_usage_environments are append tables "
-        "(sources/refiner/__init__.py _HINTS/_CHILD_HINTS); a SIGKILL after their job committed "
-        "but before dlt recorded it makes the rerun load the same snapshot again: duplicate "
-        "snapshot_at rows"
-    ),
-}
+KNOWN_BUGS: dict[str, str] = {}
 
 
 def _stages() -> list[Any]:
