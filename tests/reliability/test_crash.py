@@ -18,7 +18,6 @@ import subprocess
 import sys
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 import pytest
 
@@ -162,22 +161,7 @@ def kill_in_stage(workspace: Workspace, stage: str) -> set[str]:
     raise AssertionError(f"the load always finished before it reached {stage}")
 
 
-KNOWN_BUGS: dict[str, str] = {}
-
-
-def _stages() -> list[Any]:
-    return [
-        pytest.param(
-            stage,
-            marks=[pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[stage])]
-            if stage in KNOWN_BUGS
-            else [],
-        )
-        for stage in [*POLLED_STAGES, *KILL_POINTS]
-    ]
-
-
-@pytest.mark.parametrize("stage", _stages())
+@pytest.mark.parametrize("stage", [*POLLED_STAGES, *KILL_POINTS])
 def test_s04_sigkill_then_rerun_converges(stage: str, workspace: Workspace) -> None:
     """New responses, a load killed with SIGKILL in `stage`, then reruns (at most two): the
     warehouse equals ground truth (merge and append tables alike), no response is lost, no
