@@ -22,8 +22,8 @@ Value rules (Refiner's identify-user, shared/refiner-api.md §3.2):
 
 Sending happens on a thread pool under the client's shared rate limiter; the client retries
 transient failures. Outcomes are written to the warehouse in batches by one writer thread while
-sending continues; at most 4 x workers rows are ever unrecorded (in flight or awaiting their
-write), so a killed run re-sends at most that many rows (32 with the default 8 workers).
+sending continues; at most 2 x workers rows are ever unrecorded (in flight or awaiting their
+write), so a killed run re-sends at most that many rows (16 with the default 8 workers).
 """
 
 from __future__ import annotations
@@ -440,7 +440,7 @@ def send_bounded(
 ) -> list[Outcome]:
     """Send items on `workers` threads and record finished ones in batches on one writer thread.
 
-    At most `4 * workers` items are unrecorded at any time (in flight, or finished and waiting
+    At most `2 * workers` items are unrecorded at any time (in flight, or finished and waiting
     for or in the current write), so a killed run re-sends at most that many. Writing overlaps
     sending, so batches grow with throughput instead of a slow commit pacing every request.
     A RefinerError fails only its item (the client has already retried transient ones). An
@@ -449,7 +449,7 @@ def send_bounded(
     outcomes: list[Outcome] = []
     fatal: BaseException | None = None
     queue = iter(items)
-    limit = 4 * max(1, workers)
+    limit = 2 * max(1, workers)
     finished: list[Outcome] = []
     with (
         ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="reverse-sync") as pool,
