@@ -427,13 +427,15 @@ def test_s15_two_loads_at_once_on_the_same_pipeline(workspace: Workspace) -> Non
     workspace.load_ok()
     add_responses(emulator, 10)
     emulator.request_log.clear()
-    # Both start together; the first run's responses page is slow, so it is still extracting
-    # while the second one runs.
+    # The first run's responses page is slow, so it is still extracting while the second one
+    # runs. The second starts once the first has sent a request: it then holds the pipeline
+    # (its lock comes before its first request), however the two processes are scheduled.
     emulator.faults.add(
         "delay", delay=4.0, times=None, path="/responses", match={"page_length": "25"}
     )
     first = workspace.spawn_load(page_length=25)
     try:
+        assert wait_until(lambda: len(emulator.request_log) > 0, timeout=60, interval=0.02)
         second = workspace.spawn_load(page_length=24)
         try:
             assert wait_until(lambda: first.poll() is not None, timeout=120, interval=0.02)
