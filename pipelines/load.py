@@ -37,7 +37,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipelines.config import make_client, resolve_api_settings
+from pipelines.config import ApiSettings, make_client, resolve_api_settings
 from pipelines.defaults import DEFAULT_DATASET, DEFAULT_DUCKDB_PATH
 from pipelines.errors import ConfigError, LoadInProgressError
 
@@ -148,16 +148,14 @@ def run_load(
             if since_at is not None:
                 backfill_end = until_at or datetime.now(UTC)
                 summary.backfill_windows = _backfill(
-                    pipeline, client, stats, since_at, backfill_end, full_refresh, summary
+                    pipeline, client, settings, stats, since_at, backfill_end, full_refresh, summary
                 )
                 full_refresh = False
                 if until_at is not None:
                     selected = [name for name in selected if name != "responses"]
                 regular_start = backfill_end
             if selected:
-                source = _source(
-                    client, stats, settings.base_url, reconcile=reconcile, start=regular_start
-                )
+                source = _source(client, settings, stats, reconcile=reconcile, start=regular_start)
                 _run(pipeline, source, selected, full_refresh, summary)
             if reconcile and "contacts" in selected and summary.load_ids:
                 _add(summary.deleted, _delete_unseen_contacts(pipeline, summary.load_ids[-1]))
@@ -293,8 +291,8 @@ def _credentials_identity(destination: str) -> str:
 
 def _source(
     client: RefinerClient,
+    settings: ApiSettings,
     stats: RunStats,
-    base_url: str,
     *,
     reconcile: bool = False,
     start: datetime | None = None,
@@ -311,8 +309,8 @@ def _source(
             responses_since=window[0], responses_until=window[1], backfill_since=backfill_since
         )
     return refiner(
-        api_key="unused-the-client-is-shared",
-        base_url=base_url,
+        api_key=settings.api_key,
+        base_url=settings.base_url,
         client=client,
         stats=stats,
         reconcile=reconcile,
@@ -399,6 +397,7 @@ def _root_cause(failed: BaseException) -> BaseException:
 def _backfill(
     pipeline: Pipeline,
     client: RefinerClient,
+    settings: ApiSettings,
     stats: RunStats,
     since: datetime,
     end: datetime,
@@ -416,7 +415,7 @@ def _backfill(
         if through in {stop for _, stop in windows}:
             windows = [window for window in windows if window[1] > through]
     for index, window in enumerate(windows):
-        source = _source(client, stats, client.base_url, window=window, backfill_since=since)
+        source = _source(client, settings, stats, window=window, backfill_since=since)
         _run(pipeline, source, ["responses"], full_refresh and index == 0, summary)
     return len(windows)
 

@@ -91,6 +91,8 @@ def utc_timestamps(values: Sequence[str | None]) -> pa.Array:
     try:
         return pc.cast(pc.binary_join_element_wise(text, suffix, ""), TIMESTAMP)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        # One unreadable value fails the whole vectorised cast; parse value by value instead,
+        # so only that value becomes null (and is logged).
         return pa.array([_parse_or_none(value) for value in values], type=TIMESTAMP)
 
 
