@@ -561,11 +561,15 @@ def _cursors(pipeline: Pipeline) -> dict[str, Any]:
 
 
 def _enable_dlt_columns() -> None:
-    """Arrow tables get `_dlt_load_id` and `_dlt_id` like JSON rows (the warehouse contract)."""
+    """Arrow tables get `_dlt_load_id`, added while extracting (the warehouse contract).
+
+    No `_dlt_id`: every table has a primary key, and a random row id would make dlt's
+    normalize step rewrite every parquet file instead of moving it into the load package.
+    """
     import dlt
 
     dlt.config["normalize.parquet_normalizer.add_dlt_load_id"] = True
-    dlt.config["normalize.parquet_normalizer.add_dlt_id"] = True
+    dlt.config["normalize.parquet_normalizer.add_dlt_id"] = False
 
 
 def _quiet_expected_notices() -> None:

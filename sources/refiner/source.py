@@ -109,6 +109,9 @@ _CURSOR_BY_INCLUDE = {"all": "last_shown_at"}
 """The field Refiner's `date_range_start` compares, per `include`; last_data_reception_at
 otherwise (refiner-api.md §3.7)."""
 _DELETE_INSERT = {"disposition": "merge", "strategy": "delete-insert"}
+BATCH_ROWS = 20_000
+"""Parent rows gathered from several pages before they go to dlt as one Arrow table per
+table: dlt's per-item work (table schema, writer calls) is then paid per batch, not per page."""
 
 
 @dataclass
@@ -271,23 +274,26 @@ def _contact_pages(
     pages = client.iter_pages(
         "contacts", {"order_by": "last_seen_at"}, page_length=settings.page_length
     )
+    batch = _Batch("contacts")
     for page in pages:
         tables = reshape_contacts(page.items)
         stats.count_missing("contacts", tables.missing_cursor)
         stats.count_rows("contacts", tables.contacts.num_rows)
         cursor = tables.contacts["last_seen_at"]
-        yield tables.contacts
-        yield _child(
-            tables.attributes,
+        batch.add("contacts", tables.contacts)
+        batch.add(
             "contact_attributes",
-            "last_seen_at",
-            cursor.take(tables.attribute_rows),
+            tables.attributes.append_column("last_seen_at", cursor.take(tables.attribute_rows)),
         )
-        yield _child(
-            tables.segments, "contact_segments", "last_seen_at", cursor.take(tables.segment_rows)
+        batch.add(
+            "contact_segments",
+            tables.segments.append_column("last_seen_at", cursor.take(tables.segment_rows)),
         )
         if floor is not None and _reaches_below(cursor, floor):
-            return
+            break
+        if batch.rows >= BATCH_ROWS:
+            yield from batch.drain()
+    yield from batch.drain()
 
 
 def _responses(
@@ -317,18 +323,22 @@ def _responses(
         return lambda: client.iter_pages("responses", params, page_length=settings.page_length)
 
     walks = [walk(window, index == 0) for index, window in enumerate(windows)]
+    batch = _Batch("responses")
     for page in concurrent_pages(walks, max_workers=settings.max_workers):
         tables = reshape_responses(page.items, with_attributes=settings.with_attributes)
         cursor_values = tables.responses[cursor.cursor_path]
         stats.count_missing("responses", cursor_values.null_count)
         stats.count_rows("responses", tables.responses.num_rows)
-        yield tables.responses
-        yield _child(
-            tables.answers,
+        batch.add("responses", tables.responses)
+        batch.add(
             "response_answers",
-            cursor.cursor_path,
-            cursor_values.take(tables.answer_rows),
+            tables.answers.append_column(
+                cursor.cursor_path, cursor_values.take(tables.answer_rows)
+            ),
         )
+        if batch.rows >= BATCH_ROWS:
+            yield from batch.drain()
+    yield from batch.drain()
     if backfill is not None and end is not None:
         dlt.current.source_state()["backfill"] = {**backfill, "through": _as_utc(end).isoformat()}
 
@@ -406,9 +416,30 @@ def _account_usage(client: RefinerClient) -> Iterator[Any]:
         yield dlt.mark.with_table_name(environments, "account_usage_environments")
 
 
-def _child(table: pa.Table, name: str, cursor_name: str, cursor: pa.Array) -> Any:
-    """A child table carrying its parent's cursor column through dlt's incremental step."""
-    return dlt.mark.with_table_name(table.append_column(cursor_name, cursor), name)
+class _Batch:
+    """The Arrow tables of several pages, one list per table, handed to dlt together.
+
+    Tables other than `parent` (the resource's own table) go out marked with their name;
+    child tables carry their parent's cursor column through dlt's incremental step.
+    """
+
+    def __init__(self, parent: str) -> None:
+        self.parent = parent
+        self.rows = 0
+        """Rows of `parent` gathered so far."""
+        self._parts: dict[str, list[pa.Table]] = {}
+
+    def add(self, name: str, table: pa.Table) -> None:
+        self._parts.setdefault(name, []).append(table)
+        if name == self.parent:
+            self.rows += table.num_rows
+
+    def drain(self) -> Iterator[Any]:
+        """One table per name, the parent first; the batch is empty afterwards."""
+        parts, self._parts, self.rows = self._parts, {}, 0
+        for name, tables in parts.items():
+            table = pa.concat_tables(tables, promote_options="default")
+            yield table if name == self.parent else dlt.mark.with_table_name(table, name)
 
 
 class _DropCarriedCursor(MapItem):

@@ -388,8 +388,8 @@ def assert_correct(warehouse: Warehouse, emulator: Emulator) -> None:
     """The warehouse equals the emulator's ground truth (issue 5's definition of correct).
 
     Same primary keys in every ground-truth table, the same values in responses, answers and
-    contacts, `count(*) = count(distinct pk)` in every data table (child tables by `_dlt_id`),
-    and every `_dlt_load_id` belongs to a completed load.
+    contacts, `count(*) = count(distinct pk)` in every data table (and no table outside the
+    contract), and every `_dlt_load_id` belongs to a completed load.
     """
     assert_consistent(warehouse, emulator)
     assert_no_duplicates_anywhere(warehouse)
@@ -397,11 +397,12 @@ def assert_correct(warehouse: Warehouse, emulator: Emulator) -> None:
 
 
 def assert_no_duplicates_anywhere(warehouse: Warehouse) -> None:
-    """Every data table, also ones outside the contract (dlt child tables), by its key."""
+    """Every data table by its primary key; a table outside the contract fails the check."""
     for table in sorted(warehouse.tables()):
         if table.startswith("_dlt") or table.startswith("refiner_"):
             continue
-        key = PRIMARY_KEYS.get(table, ("_dlt_id",))
+        assert table in PRIMARY_KEYS, f"{table}: a table outside the warehouse contract"
+        key = PRIMARY_KEYS[table]
         names = ", ".join(f'"{name}"' for name in key)
         total = warehouse.count(table)
         distinct = warehouse.query(

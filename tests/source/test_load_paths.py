@@ -225,8 +225,8 @@ def test_full_refresh_replaces_tables_and_state(emulator: Emulator, tmp_path: Pa
         target.load(emulator, resources=["forms", "segments"])
         with duckdb.connect(target.url) as connection:
             connection.execute(
-                f"insert into {DATASET}.segments (uuid, name, _dlt_load_id, _dlt_id)"
-                " values ('x', 'stale', '1', 'x')"
+                f"insert into {DATASET}.segments (uuid, name, _dlt_load_id)"
+                " values ('x', 'stale', '1')"
             )
 
         target.load(emulator, resources=["forms", "segments"], full_refresh=True)
