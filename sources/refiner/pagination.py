@@ -30,6 +30,35 @@ class Page:
     url: str = field(default="", compare=False)
     """Redacted URL of the request that returned this page, for error messages."""
 
+    @property
+    def item_count(self) -> int:
+        """Items on this page."""
+        return len(self.items)
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedPage(Generic[T]):
+    """One list response turned into `value` by a caller's decoder (see
+    `RefinerClient.iter_decoded_pages`), with the page's `pagination` and item count."""
+
+    value: T
+    pagination: dict[str, Any]
+    item_count: int
+    url: str = field(default="", compare=False)
+
+
+class PageInfo(Protocol):
+    """What a paginator reads from a page: Page and DecodedPage both provide it."""
+
+    @property
+    def pagination(self) -> dict[str, Any]: ...
+
+    @property
+    def item_count(self) -> int: ...
+
+    @property
+    def url(self) -> str: ...
+
 
 class MalformedBodyError(ValueError):
     """A 2xx body that is not the documented shape; the client turns it into ServerError."""
@@ -73,7 +102,7 @@ class Paginator(Protocol):
         """Parameters to add to the first request."""
         ...
 
-    def next(self, page: Page) -> dict[str, Any] | None:
+    def next(self, page: PageInfo) -> dict[str, Any] | None:
         """Parameters for the request after `page`, or None when `page` was the last."""
         ...
 
@@ -88,7 +117,7 @@ class CursorPaginator:
     def first(self) -> dict[str, Any]:
         return {"page_cursor": self._start} if self._start else {}
 
-    def next(self, page: Page) -> dict[str, Any] | None:
+    def next(self, page: PageInfo) -> dict[str, Any] | None:
         pagination = page.pagination
         cursor = pagination.get("next_page_cursor")
         if cursor is None:
@@ -104,7 +133,7 @@ class CursorPaginator:
             raise ServerError(
                 f"Refiner sent an invalid next_page_cursor {cursor!r}", method="GET", url=page.url
             )
-        if not page.items:
+        if not page.item_count:
             raise ServerError(
                 "Refiner sent an empty page that still has a next_page_cursor; "
                 "stopping instead of looping",
@@ -130,7 +159,7 @@ class PagePaginator:
     def first(self) -> dict[str, Any]:
         return {"page": self._page}
 
-    def next(self, page: Page) -> dict[str, Any] | None:
+    def next(self, page: PageInfo) -> dict[str, Any] | None:
         current = _int_field(page, "current_page")
         last = _int_field(page, "last_page")
         if current != self._page:
@@ -142,7 +171,7 @@ class PagePaginator:
             )
         if current >= last:
             return None
-        if not page.items:
+        if not page.item_count:
             raise ServerError(
                 f"Refiner sent an empty page {current} of {last}; stopping",
                 method="GET",
@@ -203,7 +232,7 @@ def _has_more_pages(pagination: dict[str, Any]) -> bool:
     return isinstance(current, int) and isinstance(last, int) and current < last
 
 
-def _int_field(page: Page, name: str) -> int:
+def _int_field(page: PageInfo, name: str) -> int:
     value = page.pagination.get(name)
     if not isinstance(value, int) or isinstance(value, bool):
         raise ServerError(
