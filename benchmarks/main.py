@@ -68,7 +68,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--work-dir", type=Path, default=WORK_DIR)
     args = parser.parse_args(argv)
     if args.sizes is None:
-        args.sizes = [10_000] if args.quick else [10_000, 30_000, 100_000]
+        args.sizes = [10_000] if args.quick else [10_000, 100_000]
         if args.with_1m:
             args.sizes.append(1_000_000)
     if args.rate is None:

@@ -16,9 +16,9 @@ from benchmarks.stats import Figure, median
 
 # Concurrency of L_http: the number of requests refiner-dlt keeps in flight (`max_workers`).
 HTTP_CONCURRENCY = 4
-# dlt-default needs minutes and gigabytes per round beyond this size (about 150 s and 3.4 GB
-# at 30k on a busy 2-core machine); the peers are measured up to it.
-PEERS_MAX_RESPONSES = 30_000
+# dlt-default needs minutes and gigabytes per round beyond this size (about 130 s and 5 GB at
+# 100k on a quiet 2-core machine); the peers are measured up to it.
+PEERS_MAX_RESPONSES = 100_000
 # The latency suite runs on the largest dataset up to this size.
 LATENCY_MAX_RESPONSES = 30_000
 # From this size on, only one plain `refiner load` runs (for peak memory), not the rounds.

@@ -222,13 +222,17 @@ def refiner_load(config: dict[str, Any]) -> dict[str, Any]:
     """refiner-dlt: `pipelines.load.run_load` of `resources` (None: all) into a DuckDB file.
 
     Run from the repository, so the project's `.dlt/config.toml` applies as it does for users;
-    `requests_per_minute`, when given, overrides it through the environment.
+    `requests_per_minute`, when given, overrides it through the environment. dlt and the source
+    are imported before the clock starts, as the peers import theirs.
     """
+    import importlib
     import os
 
     if config.get("requests_per_minute"):
         os.environ["SOURCES__REFINER__REQUESTS_PER_MINUTE"] = str(config["requests_per_minute"])
     from pipelines.load import run_load
+
+    importlib.import_module("sources.refiner.source")
 
     def work() -> Any:
         return run_load(

@@ -62,9 +62,12 @@ from sources.refiner.models import (
     decode,
 )
 from sources.refiner.pagination import (
+    CursorPaginator,
+    DecodedPage,
     Listing,
     MalformedBodyError,
     Page,
+    PageInfo,
     Paginator,
     make_paginator,
     parse_object,
@@ -97,6 +100,7 @@ logger = logging.getLogger(__name__)
 
 M = TypeVar("M", bound=Model)
 T = TypeVar("T")
+P = TypeVar("P", bound=PageInfo)
 DateLike = str | date | datetime
 _USER_AGENT = "refiner-dlt/0.1 (+httpx)"
 _PAGING_VALUES = ("cursor", "page")
@@ -555,7 +559,32 @@ class RefinerClient:
         paginator = make_paginator(
             paging, page=page, page_cursor=check.optional_text(op, "page_cursor", page_cursor)
         )
-        return self._walk(path.strip("/"), dict(params or {}), page_length, paginator)
+        return self._walk(path.strip("/"), dict(params or {}), page_length, paginator, self._page)
+
+    def iter_decoded_pages(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None,
+        decode: Callable[[bytes], tuple[T, dict[str, Any], int]],
+        *,
+        page_length: int = MAX_PAGE_LENGTH,
+    ) -> Iterator[DecodedPage[T]]:
+        """Cursor pages of a list endpoint, each body turned into a value by `decode`.
+
+        `decode(body)` returns `(value, pagination, item_count)` and raises MalformedBodyError
+        for a body that is not the list envelope, which is retried like a malformed page of
+        `iter_pages`. Everything else (parameters, retries, loop guards) is as `iter_pages`.
+        """
+        op = "iter_decoded_pages"
+        check.page_length(op, page_length)
+
+        def decode_page(response: httpx.Response) -> DecodedPage[T]:
+            value, pagination, item_count = decode(response.content)
+            return DecodedPage(value, pagination, item_count, redact_url(response.request.url))
+
+        return self._walk(
+            path.strip("/"), dict(params or {}), page_length, CursorPaginator(), decode_page
+        )
 
     # --- internals ---------------------------------------------------------------------
 
@@ -572,17 +601,22 @@ class RefinerClient:
         check.choice(op, "paging", paging, _PAGING_VALUES)
 
         def fetch(paginator: Paginator) -> Iterator[Page]:
-            return self._walk(path, params, page_length, paginator)
+            return self._walk(path, params, page_length, paginator, self._page)
 
         return Listing(fetch, lambda item: self._model(model, item), paging)
 
     def _walk(
-        self, path: str, params: dict[str, Any], page_length: int, paginator: Paginator
-    ) -> Iterator[Page]:
+        self,
+        path: str,
+        params: dict[str, Any],
+        page_length: int,
+        paginator: Paginator,
+        decode: Callable[[httpx.Response], P],
+    ) -> Iterator[P]:
         base = {**params, "page_length": page_length}
         request_params = {**base, **paginator.first()}
         while True:
-            page = self._request("GET", path, params=request_params, decode=self._page)
+            page = self._request("GET", path, params=request_params, decode=decode)
             yield page
             following = paginator.next(page)
             if following is None:

@@ -21,9 +21,11 @@ Tables, grains and keys (the warehouse contract; every timestamp is UTC timestam
 Incremental loading:
 - `responses` follows `last_data_reception_at` (with `include="all"`: `last_shown_at`, the field
   Refiner then filters on) with a `lag` of `lookback_hours`; each run asks Refiner only for
-  `date_range_start` >= cursor - lookback. A long range (the first load) is cut into date
-  windows fetched concurrently (`max_workers`). Changing `include` to or from "all" switches the
-  cursor field, so the next run starts again from `start_date` (merge keeps it duplicate-free).
+  `date_range_start` >= cursor - lookback. A range longer than a day (the first load) is
+  cut at UTC midnights into windows of similar size by Refiner's `items_count` (one small
+  request per split), fetched concurrently (`max_workers`). Changing `include` to or from
+  "all" switches the cursor field, so the next run starts again from `start_date` (merge
+  keeps it duplicate-free).
 - `contacts` are read newest `last_seen_at` first and paging stops once a page reaches past
   cursor - lookback, so a frequent run does not sweep every contact. `reconcile=True` sweeps
   all of them (see pipelines/load.py for the deletions that follow a sweep).
@@ -55,15 +57,19 @@ from dlt.extract.items_transform import MapItem
 from dlt.sources import DltResource
 
 from sources.refiner.client import RefinerClient
-from sources.refiner.errors import ValidationError
-from sources.refiner.pagination import Page
+from sources.refiner.errors import ServerError, TransportError, ValidationError
 from sources.refiner.reshape import (
+    ResponseTables,
     reshape_account_usage,
-    reshape_contacts,
     reshape_forms,
     reshape_report,
-    reshape_responses,
     reshape_segments,
+)
+from sources.refiner.reshape_pool import (
+    ReshapePool,
+    decode_contacts,
+    decode_responses,
+    default_processes,
 )
 from sources.refiner.settings import (
     DEFAULT_BASE_URL,
@@ -75,7 +81,7 @@ from sources.refiner.settings import (
     REPORT_TYPES,
 )
 from sources.refiner.timestamps import format_query_timestamp, parse_timestamp
-from sources.refiner.windows import Window, concurrent_pages, split_range
+from sources.refiner.windows import MIN_WINDOW, Window, balanced_windows, concurrent_pages
 
 logger = logging.getLogger(__name__)
 
@@ -144,6 +150,8 @@ class _Settings:
     reporting_days: int
     reporting_refetch_days: int
     max_workers: int
+    reshape_processes: int
+    reshape_in_processes_from: int
 
 
 @dlt.source(name="refiner", max_table_nesting=0)
@@ -162,6 +170,8 @@ def refiner(
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
     max_workers: int = 4,
+    reshape_processes: int = 0,
+    reshape_in_processes_from: int = 20_000,
     reconcile: bool = False,
     responses_since: datetime | None = None,
     responses_until: datetime | None = None,
@@ -173,11 +183,14 @@ def refiner(
 
     Settings come from `[sources.refiner]` in .dlt/config.toml (or SOURCES__REFINER__* env
     vars); the key from .dlt/secrets.toml or SOURCES__REFINER__API_KEY. `reconcile` makes
-    `contacts` a full sweep. `responses_since`/`responses_until` load one backfill window of
-    responses without touching the responses cursor; when it is done, source state `backfill`
-    records `{"since": backfill_since, "through": responses_until}` (committed with the
-    window's data). `client` (a RefinerClient) and `stats` (a RunStats) let a caller share the
-    HTTP client and read counts after the run. Raises ValidationError for a bad setting.
+    `contacts` a full sweep. A walk over at least `reshape_in_processes_from` responses or
+    contacts parses its pages in `reshape_processes` worker processes (0: one per core but
+    one), see sources/refiner/reshape_pool.py. `responses_since`/`responses_until` load one
+    backfill window of responses without touching the responses cursor; when it is done,
+    source state `backfill` records `{"since": backfill_since, "through": responses_until}`
+    (committed with the window's data). `client` (a RefinerClient) and `stats` (a RunStats)
+    let a caller share the HTTP client and read counts after the run. Raises ValidationError
+    for a bad setting.
     """
     settings = _Settings(
         page_length=page_length,
@@ -188,6 +201,8 @@ def refiner(
         reporting_days=max(1, int(reporting_days)),
         reporting_refetch_days=max(1, int(reporting_refetch_days)),
         max_workers=max(1, int(max_workers)),
+        reshape_processes=int(reshape_processes) if reshape_processes else default_processes(),
+        reshape_in_processes_from=int(reshape_in_processes_from),
     )
     start = _start_date(start_date)
     api = client or RefinerClient(
@@ -271,28 +286,30 @@ def _all_contacts(client: RefinerClient, settings: _Settings, stats: RunStats) -
 def _contact_pages(
     client: RefinerClient, settings: _Settings, stats: RunStats, floor: datetime | None
 ) -> Iterator[Any]:
-    pages = client.iter_pages(
-        "contacts", {"order_by": "last_seen_at"}, page_length=settings.page_length
-    )
     batch = _Batch("contacts")
-    for page in pages:
-        tables = reshape_contacts(page.items)
-        stats.count_missing("contacts", tables.missing_cursor)
-        stats.count_rows("contacts", tables.contacts.num_rows)
-        cursor = tables.contacts["last_seen_at"]
-        batch.add("contacts", tables.contacts)
-        batch.add(
-            "contact_attributes",
-            tables.attributes.append_column("last_seen_at", cursor.take(tables.attribute_rows)),
+    with ReshapePool(settings.reshape_processes) as pool:
+        decode = pool.decoder(decode_contacts, min_items=settings.reshape_in_processes_from)
+        pages = client.iter_decoded_pages(
+            "contacts", {"order_by": "last_seen_at"}, decode, page_length=settings.page_length
         )
-        batch.add(
-            "contact_segments",
-            tables.segments.append_column("last_seen_at", cursor.take(tables.segment_rows)),
-        )
-        if floor is not None and _reaches_below(cursor, floor):
-            break
-        if batch.rows >= BATCH_ROWS:
-            yield from batch.drain()
+        for page in pages:
+            tables = page.value
+            stats.count_missing("contacts", tables.missing_cursor)
+            stats.count_rows("contacts", tables.contacts.num_rows)
+            cursor = tables.contacts["last_seen_at"]
+            batch.add("contacts", tables.contacts)
+            batch.add(
+                "contact_attributes",
+                tables.attributes.append_column("last_seen_at", cursor.take(tables.attribute_rows)),
+            )
+            batch.add(
+                "contact_segments",
+                tables.segments.append_column("last_seen_at", cursor.take(tables.segment_rows)),
+            )
+            if floor is not None and _reaches_below(cursor, floor):
+                break
+            if batch.rows >= BATCH_ROWS:
+                yield from batch.drain()
     yield from batch.drain()
 
 
@@ -312,32 +329,68 @@ def _responses(
     first = cursor.start_value
     start = _as_utc(first) if first is not None else _now()
     end = cursor.end_value
-    open_ended = end is None
-    windows = split_range(start, _as_utc(end) if end else _now(), max_workers=settings.max_workers)
+    range_end = _as_utc(end) if end is not None else _now()
     base = {"include": settings.include, "with_attributes": settings.with_attributes}
 
-    def walk(window: Window, newest: bool) -> Callable[[], Iterator[Page]]:
+    def bounds(window: Window, *, open_end: bool = False) -> dict[str, Any]:
         params = {**base, "date_range_start": format_query_timestamp(window[0])}
-        if not (newest and open_ended):
+        if not open_end:
             params["date_range_end"] = format_query_timestamp(window[1])
-        return lambda: client.iter_pages("responses", params, page_length=settings.page_length)
+        return params
 
-    walks = [walk(window, index == 0) for index, window in enumerate(windows)]
+    def count(window: Window) -> int | None:
+        """Refiner's `items_count` for a window; None (read it whole) if it cannot be had.
+
+        A count only balances the windows, so a count that still fails after the client's
+        retries is logged and skipped; the window's own pages are fetched (and fail) as usual.
+        """
+        try:
+            page = next(iter(client.iter_pages("responses", bounds(window), page_length=1)))
+        except (ServerError, TransportError) as error:
+            logger.warning("Reading responses without splitting a window further: %s", error)
+            return None
+        items = page.pagination.get("items_count")
+        return items if type(items) is int else None
+
+    total = count((start, range_end)) if range_end - start > MIN_WINDOW else None
+    windows = balanced_windows(
+        start,
+        range_end,
+        total,
+        count,
+        page_length=settings.page_length,
+        max_workers=settings.max_workers,
+    )
     batch = _Batch("responses")
-    for page in concurrent_pages(walks, max_workers=settings.max_workers):
-        tables = reshape_responses(page.items, with_attributes=settings.with_attributes)
-        cursor_values = tables.responses[cursor.cursor_path]
-        stats.count_missing("responses", cursor_values.null_count)
-        stats.count_rows("responses", tables.responses.num_rows)
-        batch.add("responses", tables.responses)
-        batch.add(
-            "response_answers",
-            tables.answers.append_column(
-                cursor.cursor_path, cursor_values.take(tables.answer_rows)
-            ),
-        )
-        if batch.rows >= BATCH_ROWS:
-            yield from batch.drain()
+    with ReshapePool(settings.reshape_processes) as pool:
+
+        def walk(window: Window, newest: bool) -> Callable[[], Iterator[ResponseTables]]:
+            params = bounds(window, open_end=newest and end is None)
+            decode = pool.decoder(
+                decode_responses,
+                min_items=settings.reshape_in_processes_from,
+                total=total,
+                with_attributes=settings.with_attributes,
+            )
+            pages = client.iter_decoded_pages(
+                "responses", params, decode, page_length=settings.page_length
+            )
+            return lambda: (page.value for page in pages)
+
+        walks = [walk(window, index == 0) for index, window in enumerate(windows)]
+        for tables in concurrent_pages(walks, max_workers=settings.max_workers):
+            cursor_values = tables.responses[cursor.cursor_path]
+            stats.count_missing("responses", cursor_values.null_count)
+            stats.count_rows("responses", tables.responses.num_rows)
+            batch.add("responses", tables.responses)
+            batch.add(
+                "response_answers",
+                tables.answers.append_column(
+                    cursor.cursor_path, cursor_values.take(tables.answer_rows)
+                ),
+            )
+            if batch.rows >= BATCH_ROWS:
+                yield from batch.drain()
     yield from batch.drain()
     if backfill is not None and end is not None:
         dlt.current.source_state()["backfill"] = {**backfill, "through": _as_utc(end).isoformat()}

@@ -7,6 +7,7 @@ warehouse. A scenario that fails first must be correct after at most two clean r
 
 from __future__ import annotations
 
+import logging
 import random
 import subprocess
 import sys
@@ -213,9 +214,16 @@ def test_s07_rate_limited_forever_fails_in_budget_and_moves_no_state(
 # --- scenario 8: transient faults on random pages of a real load -----------------------------
 
 
-def test_s08_each_transient_fault_once_on_a_random_page(workspace: Workspace) -> None:
+@pytest.mark.parametrize(
+    "reshape_in_processes_from", [20_000, 0], ids=["pages-parsed-in-thread", "in-processes"]
+)
+def test_s08_each_transient_fault_once_on_a_random_page(
+    workspace: Workspace, reshape_in_processes_from: int, caplog: pytest.LogCaptureFixture
+) -> None:
     """500, 502, 503, 504, a reset, a read timeout and a truncated body, each once on a random
-    page of responses or contacts: the load succeeds and the warehouse is correct."""
+    page of responses or contacts: the load succeeds and the warehouse is correct, whether
+    pages are parsed in the fetching thread or in worker processes (a first load of a large
+    account)."""
     warehouse, emulator = workspace.warehouse, workspace.emulator
     chooser = random.Random(8)
     faults: list[dict[str, Any]] = [
@@ -231,9 +239,12 @@ def test_s08_each_transient_fault_once_on_a_random_page(workspace: Workspace) ->
         path = chooser.choice(["/responses", "/contacts"])
         emulator.faults.add(path=path, times=1, skip=chooser.randrange(3), **fault)
 
-    workspace.load_ok(timeout_seconds=1)
+    caplog.set_level(logging.INFO, logger="sources.refiner.reshape_pool")
+    workspace.load_ok(timeout_seconds=1, reshape_in_processes_from=reshape_in_processes_from)
 
     assert all(rule.hits == 1 for rule in emulator.faults.rules), "a fault did not fire"
+    in_processes = any("worker processes" in r.getMessage() for r in caplog.records)
+    assert in_processes == (reshape_in_processes_from == 0)
     assert_correct(warehouse, emulator)
 
 

@@ -1,0 +1,123 @@
+"""Parse and reshape pages in worker processes, so a large load uses more than one core.
+
+Decoding a page's JSON and building its Arrow tables hold the GIL; in the extracting process
+they compete with dlt, which writes the tables. On a large load the source hands each page's
+bytes to a `ReshapePool` instead: a worker process parses the page exactly as the client would
+(`parse_page`, same checks, same `MalformedBodyError`, so a malformed page is retried like any
+other), reshapes it, and sends the Arrow tables back. The API key never reaches a worker.
+
+The decoders are plain module functions so that they pickle; the pool starts its processes
+with "spawn" on first use (never "fork": the parent runs HTTP and dlt threads).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
+from typing import Any, Final, TypeVar
+
+from sources.refiner.pagination import parse_page
+from sources.refiner.reshape import (
+    ContactTables,
+    ResponseTables,
+    reshape_contacts,
+    reshape_responses,
+)
+
+T = TypeVar("T")
+logger = logging.getLogger(__name__)
+
+Decoded = tuple[T, dict[str, Any], int]
+"""What a page decoder returns: the reshaped tables, the page's `pagination`, its item count."""
+
+MAX_PROCESSES: Final = 4
+
+
+def default_processes() -> int:
+    """Worker processes for one pool: one core is left to the extracting process."""
+    return max(1, min(MAX_PROCESSES, (os.cpu_count() or 2) - 1))
+
+
+def decode_responses(content: bytes, *, with_attributes: bool) -> Decoded[ResponseTables]:
+    """A `/responses` page body → its `responses` and `response_answers` tables."""
+    page = parse_page(content)
+    tables = reshape_responses(page.items, with_attributes=with_attributes)
+    return tables, page.pagination, page.item_count
+
+
+def decode_contacts(content: bytes) -> Decoded[ContactTables]:
+    """A `/contacts` page body → its `contacts`, `contact_attributes`, `contact_segments`."""
+    page = parse_page(content)
+    return reshape_contacts(page.items), page.pagination, page.item_count
+
+
+def _worker_logging(level: int) -> None:
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+class ReshapePool:
+    """A lazily started pool of worker processes running page decoders.
+
+    `decoder(...)` returns a callable for `RefinerClient.iter_decoded_pages`; in a worker it
+    sends the page bytes, waits for the result and raises what the decoder raised. Processes
+    start on the first page sent to them. Use as a context manager: leaving it stops them.
+    """
+
+    def __init__(self, processes: int) -> None:
+        self.processes = max(1, processes)
+        self._executor: ProcessPoolExecutor | None = None
+
+    def decoder(
+        self,
+        fn: Callable[..., Decoded[T]],
+        *,
+        min_items: int,
+        total: int | None = None,
+        **options: Any,
+    ) -> Callable[[bytes], Decoded[T]]:
+        """A page decoder for one walk: `fn(content, **options)`, in a worker once the walk is
+        known to cover at least `min_items` items, in the calling thread before that.
+
+        `total` is the walk's size when the caller counted it; otherwise the first page's
+        `items_count` decides, so a small walk never starts a process.
+        """
+        task = partial(fn, **options)
+        in_pool = total is not None and total >= min_items
+
+        def decode(content: bytes) -> Decoded[T]:
+            nonlocal in_pool
+            if in_pool:
+                return self._start().submit(task, content).result()
+            value, pagination, count = task(content)
+            items = pagination.get("items_count")
+            in_pool = type(items) is int and items >= min_items
+            return value, pagination, count
+
+        return decode
+
+    def _start(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            logger.info("Parsing pages in %d worker processes", self.processes)
+            self._executor = ProcessPoolExecutor(
+                max_workers=self.processes,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_worker_logging,
+                initargs=(logging.getLogger("sources.refiner").getEffectiveLevel(),),
+            )
+        return self._executor
+
+    def close(self) -> None:
+        """Stop the workers (pending pages are dropped)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+    def __enter__(self) -> ReshapePool:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
