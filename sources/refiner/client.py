@@ -3,7 +3,10 @@
 - Auth is a Bearer header added by an httpx `Auth`; the key never goes into a URL, a log
   line, a repr or an error message (bodies are redacted before they are kept).
 - Input is validated before anything is sent (`ValidationError`).
-- Every attempt first takes a token from a shared, thread-safe rate limiter.
+- Every attempt first waits for a slot from a shared, thread-safe sliding-window rate
+  limiter: no 1-second window sees more than `requests_per_minute / 60` attempts start, and
+  bursts up to that many go out at once (`ratelimit.RateLimiter`; each window carries a 50 ms
+  margin for network jitter).
 - Retries (tenacity): exponential backoff with jitter on 429 (waiting at least `Retry-After`),
   5xx, connection/read/write/protocol errors, timeouts, and 2xx bodies that are not the
   documented shape. Other 4xx fail at once. After `max_attempts` the last error is raised.
@@ -73,7 +76,7 @@ from sources.refiner.pagination import (
     parse_object,
     parse_page,
 )
-from sources.refiner.ratelimit import TokenBucket
+from sources.refiner.ratelimit import RateLimiter
 from sources.refiner.settings import (
     BACKOFF_INITIAL_SECONDS,
     BACKOFF_MAX_SECONDS,
@@ -145,7 +148,7 @@ class ClientStats:
         return self._throttled_seconds
 
     def record_request(self, throttled: float) -> None:
-        """Count one attempt and the time it waited for a token."""
+        """Count one attempt and the time it waited for the rate limiter."""
         with self._lock:
             self._requests += 1
             self._throttled_seconds += throttled
@@ -189,7 +192,7 @@ class RefinerClient:
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         requests_per_minute: float = DEFAULT_REQUESTS_PER_MINUTE,
-        rate_limiter: TokenBucket | None = None,
+        rate_limiter: RateLimiter | None = None,
         backoff_initial: float = BACKOFF_INITIAL_SECONDS,
         backoff_max: float = BACKOFF_MAX_SECONDS,
         max_retry_after: float = MAX_RETRY_AFTER_SECONDS,
@@ -216,7 +219,7 @@ class RefinerClient:
         self._stop: StopBaseT = stop_after_attempt(max_attempts)
         if retry_budget_seconds is not None:
             self._stop = self._stop | stop_before_delay(retry_budget_seconds)
-        self.rate_limiter = rate_limiter or TokenBucket(requests_per_minute)
+        self.rate_limiter = rate_limiter or RateLimiter(requests_per_minute)
         self.stats = ClientStats()
         self._backoff = wait_exponential(multiplier=backoff_initial, max=backoff_max) + wait_random(
             0, backoff_initial

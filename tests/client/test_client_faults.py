@@ -19,8 +19,9 @@ from sources.refiner.errors import (
     TransportError,
     ValidationError,
 )
-from sources.refiner.ratelimit import TokenBucket
+from sources.refiner.ratelimit import RateLimiter
 from tests.client.conftest import MakeClient
+from tests.client.test_ratelimit import StartRecorder, busiest_window
 
 SENTINEL_KEY = "0f1e2d3c-4b5a-11ee-8000-53c4e7ce75e1"  # well-formed, unknown to the emulator
 
@@ -209,30 +210,54 @@ def test_invalid_input_never_reaches_the_server(
 def test_burst_of_500_calls_stays_under_the_configured_rate(
     emulator: Emulator, make_client: MakeClient
 ) -> None:
-    rate_per_minute = 3000.0  # 50 requests per second
-    client = make_client(emulator, requests_per_minute=rate_per_minute)
-    burst = client.rate_limiter.burst
+    """No 1-second window holds more than 50 request starts; a request waits only until the
+    50th before it is one window old. Starts are what the limiter planned (its clock reading
+    plus the sleep it asked for). The emulator's arrival times add loopback and thread
+    wake-up jitter of up to tens of milliseconds per request, so they are checked for the
+    overall pace."""
+    recorder = StartRecorder(time.monotonic, time.sleep)
+    limiter = RateLimiter(3000, clock=recorder.clock, sleep=recorder.sleep)  # 50 per second
+    client = make_client(emulator, rate_limiter=limiter)
+    starts: list[tuple[float, bool]] = []
+
+    def call(_: int) -> None:
+        client.verify()
+        starts.append((recorder.start(), recorder.waited()))
+
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda _: client.verify(), range(500)))
-    stamps = sorted(entry.at for entry in emulator.request_log.entries())
-    assert len(stamps) == 500
-    per_second = rate_per_minute / 60
-    # Over the whole burst: no faster than the rate, beyond the initial bucket.
-    assert stamps[-1] - stamps[0] >= (500 - burst) / per_second * 0.98
-    # In every two-second window: at most the rate plus the bucket, plus a tolerance of 0.2 s
-    # of traffic for requests that left on time but reached the server late (thread wake-up).
-    busiest = max(
-        sum(1 for stamp in stamps[i:] if stamp - start < 2.0) for i, start in enumerate(stamps)
-    )
-    assert busiest <= 2 * per_second + burst + 0.2 * per_second, busiest
+        list(pool.map(call, range(500)))
+    starts.sort()
+    times = [start for start, _ in starts]
+    assert len(times) == 500
+    assert busiest_window(times) == 50
+    for i, (start, waited) in enumerate(starts):
+        if waited:
+            assert start == pytest.approx(times[i - 50] + limiter.window_seconds)
+    assert sum(waited for _, waited in starts[:50]) == 0
+    assert times[450] - times[0] == pytest.approx(9 * limiter.window_seconds)
+    arrivals = sorted(entry.at for entry in emulator.request_log.entries())
+    assert len(arrivals) == 500
+    assert arrivals[-1] - arrivals[0] >= 9 * limiter.window_seconds - 0.1
+    # Two-second windows at the server: at most two windows' budget, plus 0.2 s of traffic
+    # for requests that left on time but reached the server late.
+    assert busiest_window(arrivals, 2.0) <= 2 * 50 + 0.2 * 50
 
 
 def test_a_shared_limiter_paces_two_clients(emulator: Emulator, make_client: MakeClient) -> None:
-    shared = TokenBucket(1200, burst=1)  # 20 per second
+    """15 calls each fit either client's own budget; sharing one of 20 per second, the 21st
+    call must wait until the first is one window old."""
+    recorder = StartRecorder(time.monotonic, time.sleep)
+    shared = RateLimiter(1200, clock=recorder.clock, sleep=recorder.sleep)  # 20 per second
     first = make_client(emulator, rate_limiter=shared)
     second = make_client(emulator, rate_limiter=shared)
-    for _ in range(10):
+    starts: list[float] = []
+    for _ in range(15):
         first.verify()
+        starts.append(recorder.start())
         second.verify()
-    stamps = [entry.at for entry in emulator.request_log.entries()]
-    assert stamps[-1] - stamps[0] >= 19 / 20 * 0.98
+        starts.append(recorder.start())
+    arrivals = [entry.at for entry in emulator.request_log.entries()]
+    assert len(arrivals) == 30
+    assert busiest_window(starts) == 20
+    assert starts[20] - starts[0] == pytest.approx(shared.window_seconds)
+    assert arrivals[20] - arrivals[0] >= shared.window_seconds - 0.1

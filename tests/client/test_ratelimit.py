@@ -1,16 +1,28 @@
-"""The token bucket, on a fake clock and on real threads."""
+"""The sliding-window rate limiter, on fake clocks and on real threads.
+
+Tests of the exact bound pass `margin_seconds=0`; the default margin only widens the window.
+Start times are recorded from what the limiter reads from its clock and asks its sleep for
+(start = clock reading + requested sleep), never from `acquire()`'s return value. Fake times
+are multiples of 1/1024 s, so with no margin every sum is exact in floating point.
+"""
 
 from __future__ import annotations
 
+import random
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
-from sources.refiner.ratelimit import TokenBucket
+from sources.refiner.ratelimit import DEFAULT_MARGIN_SECONDS, RateLimiter
+
+TICK = 1 / 1024
 
 
 class FakeClock:
+    """One caller at a time: `sleep` moves the clock forward."""
+
     def __init__(self) -> None:
         self.now = 0.0
 
@@ -21,65 +33,249 @@ class FakeClock:
         self.now += seconds
 
 
-def test_burst_then_steady_rate() -> None:
-    clock = FakeClock()
-    bucket = TokenBucket(600, burst=3, clock=clock, sleep=clock.sleep)  # 10/s
-    waits = [bucket.acquire() for _ in range(13)]
-    assert waits[:3] == [0.0, 0.0, 0.0]
-    assert all(w == pytest.approx(0.1) for w in waits[3:])
-    assert clock.now == pytest.approx(1.0)
+class SharedFakeClock:
+    """A clock for many threads: every reading moves time on by one step from `steps`."""
+
+    def __init__(self, steps: Callable[[], float]) -> None:
+        self._steps = steps
+        self._now = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            self._now += self._steps()
+            return self._now
 
 
-def test_refills_while_idle_but_never_above_burst() -> None:
+class StartRecorder:
+    """Wraps a clock and a sleep for the limiter. `start()` is the start the limiter planned
+    for this thread's last `acquire()`: its clock reading plus the sleep it asked for."""
+
+    def __init__(self, clock: Callable[[], float], sleep: Callable[[float], None]) -> None:
+        self._clock = clock
+        self._sleep = sleep
+        self._local = threading.local()
+
+    def clock(self) -> float:
+        now = self._clock()
+        self._local.read, self._local.slept = now, 0.0
+        return now
+
+    def sleep(self, seconds: float) -> None:
+        self._local.slept += seconds
+        self._sleep(seconds)
+
+    def start(self) -> float:
+        return float(self._local.read + self._local.slept)
+
+    def waited(self) -> bool:
+        """Whether this thread's last `acquire()` asked to sleep."""
+        return bool(self._local.slept > 0)
+
+
+def bursty_steps(rng: random.Random) -> Callable[[], float]:
+    """Gaps between clock readings: bursts of ~100 readings a fraction of a tick apart, then
+    a lull of 1-3 s."""
+    lock = threading.Lock()
+
+    def step() -> float:
+        with lock:
+            if rng.random() < 0.01:
+                return rng.randint(1024, 3072) * TICK
+            return rng.choice([0, 0, 1]) * TICK
+
+    return step
+
+
+def busiest_window(starts: list[float], window: float = 1.0) -> int:
+    """The most start times inside any half-open window [t, t + window)."""
+    starts = sorted(starts)
+    best, first = 0, 0
+    for last, at in enumerate(starts):
+        while at >= starts[first] + window:
+            first += 1
+        best = max(best, last - first + 1)
+    return best
+
+
+def test_first_floor_r_requests_start_at_once() -> None:
     clock = FakeClock()
-    bucket = TokenBucket(600, burst=2, clock=clock, sleep=clock.sleep)
-    bucket.acquire()
-    bucket.acquire()
+    limiter = RateLimiter(3000, margin_seconds=0, clock=clock, sleep=clock.sleep)  # 50/s
+    starts = []
+    for _ in range(50):
+        limiter.acquire()
+        starts.append(clock.now)
+    assert starts == [0.0] * 50
+
+
+def test_request_floor_r_plus_one_waits_until_one_second_after_the_first() -> None:
+    clock = FakeClock()
+    # 66.7/s: 66 per second.
+    limiter = RateLimiter(4000, margin_seconds=0, clock=clock, sleep=clock.sleep)
+    clock.now = 10.0
+    assert limiter.acquire() == 0.0
+    clock.now = 10.25
+    assert [limiter.acquire() for _ in range(65)] == [0.0] * 65
+    assert limiter.acquire() == 0.75
+    assert clock.now == 11.0
+    # The window slides: the 68th may start once the 2nd (at 10.25) is 1 s old.
+    assert limiter.acquire() == 0.25
+    assert clock.now == 11.25
+
+
+def test_fifty_four_requests_at_sixty_per_second_all_start_at_once() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(3600, margin_seconds=0, clock=clock, sleep=clock.sleep)
+    assert sum(limiter.acquire() for _ in range(54)) == 0.0
+    assert clock.now == 0.0
+
+
+def test_an_idle_limiter_allows_a_full_burst_again() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(600, margin_seconds=0, clock=clock, sleep=clock.sleep)  # 10/s
+    waits = [limiter.acquire() for _ in range(25)]
+    assert waits == [0.0] * 10 + [1.0] + [0.0] * 9 + [1.0] + [0.0] * 4
     clock.now += 60.0
-    assert [bucket.acquire() for _ in range(3)] == [0.0, 0.0, pytest.approx(0.1)]
+    assert [limiter.acquire() for _ in range(11)] == [0.0] * 10 + [1.0]
 
 
-def test_default_burst_paces_evenly_so_no_second_exceeds_the_rate() -> None:
+def test_simulated_callers_never_put_more_than_floor_r_in_a_second() -> None:
+    """5,000 callers at 30/s arrive in bursts and lulls; each sleeps while the next ones
+    arrive, so many reservations are pending at once. Callers start in arrival order, and
+    one that waits starts exactly when the window allows, no later."""
+    steps = bursty_steps(random.Random(20240611))
     clock = FakeClock()
-    bucket = TokenBucket(3600, clock=clock, sleep=clock.sleep)  # 60/s
-    assert bucket.burst == 1
-    stamps = []
-    for _ in range(300):
-        bucket.acquire()
-        stamps.append(clock.now)
-    busiest = max(sum(1 for t in stamps if start <= t < start + 1.0 - 1e-9) for start in stamps)
-    assert busiest <= 60, busiest
-    assert "3600" in repr(bucket)
+    recorder = StartRecorder(clock, lambda seconds: None)
+    limiter = RateLimiter(1800, margin_seconds=0, clock=recorder.clock, sleep=recorder.sleep)
+    arrivals: list[float] = []
+    starts: list[float] = []
+    for _ in range(5000):
+        clock.now += steps()
+        arrivals.append(clock.now)
+        limiter.acquire()
+        starts.append(recorder.start())
+    assert starts == sorted(starts)
+    assert busiest_window(starts) == 30
+    for i, (arrival, start) in enumerate(zip(arrivals, starts, strict=True)):
+        assert start >= arrival
+        if start > arrival:
+            assert start == starts[i - 30] + 1.0
 
 
-@pytest.mark.parametrize(
-    "kwargs", [{"requests_per_minute": 0}, {"requests_per_minute": 60, "burst": 0}]
-)
-def test_rejects_nonsense(kwargs: dict[str, float]) -> None:
-    with pytest.raises(ValueError):
-        TokenBucket(**kwargs)  # type: ignore[arg-type]
-
-
-def test_threads_share_the_rate() -> None:
-    bucket = TokenBucket(6000, burst=5)  # 100/s
-    stamps: list[float] = []
+@pytest.mark.parametrize("margin_seconds", [0.0, DEFAULT_MARGIN_SECONDS])
+@pytest.mark.parametrize("requests_per_minute", [60, 90, 3000, 3600, 4000])
+def test_threads_never_put_more_than_floor_r_in_a_second(
+    requests_per_minute: float, margin_seconds: float
+) -> None:
+    """Eight threads, 4,000 acquires, one shared clock that moves on at every reading."""
+    recorder = StartRecorder(
+        SharedFakeClock(bursty_steps(random.Random(requests_per_minute))), lambda seconds: None
+    )
+    limiter = RateLimiter(
+        requests_per_minute,
+        margin_seconds=margin_seconds,
+        clock=recorder.clock,
+        sleep=recorder.sleep,
+    )
+    starts: list[float] = []
     lock = threading.Lock()
 
     def worker() -> None:
-        for _ in range(25):
-            bucket.acquire()
+        for _ in range(500):
+            limiter.acquire()
+            start = recorder.start()
             with lock:
-                stamps.append(time.monotonic())
+                starts.append(start)
 
     threads = [threading.Thread(target=worker) for _ in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    stamps.sort()
-    assert len(stamps) == 200
-    # 200 requests, 5 free: at least 195 / 100 s must pass.
-    assert stamps[-1] - stamps[0] >= 1.95 * 0.97
-    for i, start in enumerate(stamps):
-        window = [s for s in stamps[i:] if s - start <= 0.5]
-        assert len(window) <= 5 + 100 * 0.5 + 2
+    assert len(starts) == 4000
+    assert busiest_window(starts) == requests_per_minute // 60
+
+
+@pytest.mark.parametrize(("requests_per_minute", "spacing"), [(30, 2.0), (15, 4.0), (7.5, 8.0)])
+def test_below_one_per_second_requests_are_spaced_one_over_r_apart(
+    requests_per_minute: float, spacing: float
+) -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(requests_per_minute, margin_seconds=0, clock=clock, sleep=clock.sleep)
+    assert (limiter.max_requests, limiter.window_seconds) == (1, spacing)
+    starts = []
+    for _ in range(5):
+        limiter.acquire()
+        starts.append(clock.now)
+    assert starts == [k * spacing for k in range(5)]
+    clock.now += spacing / 2
+    assert limiter.acquire() == spacing / 2
+    clock.now += 3 * spacing
+    assert limiter.acquire() == 0.0
+
+
+def test_the_default_margin_widens_the_window() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(600, clock=clock, sleep=clock.sleep)  # 10/s
+    assert limiter.window_seconds == 1.0 + DEFAULT_MARGIN_SECONDS
+    starts = []
+    for _ in range(31):
+        limiter.acquire()
+        starts.append(clock.now)
+    assert starts[:10] == [0.0] * 10
+    assert starts[10::10] == pytest.approx([1.05, 2.1, 3.15])
+    assert busiest_window(starts, 1.05 - 1e-9) == 10
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"requests_per_minute": 0},
+        {"requests_per_minute": -60},
+        {"requests_per_minute": float("nan")},
+        {"requests_per_minute": float("inf")},
+        {"requests_per_minute": 60, "margin_seconds": -0.01},
+        {"requests_per_minute": 60, "margin_seconds": float("nan")},
+    ],
+)
+def test_rejects_nonsense(kwargs: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match="must be"):
+        RateLimiter(**kwargs)  # type: ignore[arg-type]
+
+
+def test_reports_its_configuration() -> None:
+    limiter = RateLimiter(4000)
+    assert limiter.requests_per_minute == pytest.approx(4000)
+    assert (limiter.max_requests, limiter.window_seconds) == (66, 1.05)
+    assert repr(limiter) == (
+        "RateLimiter(requests_per_minute=4000, max_requests=66, window_seconds=1.05)"
+    )
+
+
+def test_real_threads_burst_then_wait_for_the_window() -> None:
+    """On the real clock: 8 threads x 15 acquires at 100/s. The first 100 start at once, the
+    other 20 once the window has slid by 1 s."""
+    recorder = StartRecorder(time.monotonic, time.sleep)
+    limiter = RateLimiter(6000, margin_seconds=0, clock=recorder.clock, sleep=recorder.sleep)
+    starts: list[float] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        for _ in range(15):
+            limiter.acquire()
+            start = recorder.start()
+            with lock:
+                starts.append(start)
+
+    began = time.monotonic()
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - began
+    starts.sort()
+    assert len(starts) == 120
+    assert busiest_window(starts) == 100
+    assert starts[100] == starts[0] + 1.0
+    assert 1.0 <= elapsed < 1.5
