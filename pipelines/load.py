@@ -54,6 +54,10 @@ PIPELINE_PREFIX = "refiner"
 LOADER_FILE_FORMATS = {"duckdb": "parquet", "postgres": "insert_values"}
 """parquet skips dlt's per-row work on DuckDB. For Arrow items dlt would pick csv on PostgreSQL,
 whose COPY reads an empty string as NULL. Other destinations get dlt's choice."""
+DUCKDB_SETTINGS = {"memory_limit": "512MB", "preserve_insertion_order": False}
+"""DuckDB holds a merge of a large load in memory up to its default limit (80% of RAM); with
+this limit it spills to a temporary folder beside the file instead, and without insertion
+order it need not buffer rows to keep it. Peak memory then stays flat as loads grow."""
 CHILD_TABLES: dict[str, tuple[str, str]] = {
     "contact_attributes": ("contacts", "contact_uuid"),
     "contact_segments": ("contacts", "contact_uuid"),
@@ -228,12 +232,21 @@ def _pipeline_identity(
     if destination == "duckdb":
         configured = duckdb_path or dlt.config.get("destination.duckdb.credentials")
         location = str(Path(str(configured or DEFAULT_DUCKDB_PATH)).resolve())
-        target: Any = dlt.destinations.duckdb(credentials=location)
+        target: Any = dlt.destinations.duckdb(credentials=_duckdb_credentials(location))
     else:
         target = destination
         location = _credentials_identity(destination)
     digest = hashlib.sha1(f"{destination}|{location}|{dataset}".encode()).hexdigest()[:10]
     return f"{PIPELINE_PREFIX}_{destination}_{digest}", target
+
+
+def _duckdb_credentials(location: str) -> Any:
+    """Credentials for the DuckDB file at `location`, with DUCKDB_SETTINGS applied."""
+    from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+
+    credentials = DuckDbCredentials(location)
+    credentials.global_config = dict(DUCKDB_SETTINGS)
+    return credentials
 
 
 @contextmanager

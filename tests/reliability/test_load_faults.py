@@ -20,7 +20,13 @@ from typing import Any
 
 import pytest
 
-from tests.load.conftest import Warehouse, api_instant, truth_contacts, truth_responses
+from tests.load.conftest import (
+    PAGE_LENGTH,
+    Warehouse,
+    api_instant,
+    truth_contacts,
+    truth_responses,
+)
 from tests.reliability.conftest import (
     SENTINEL_API_KEY,
     WAREHOUSE_KINDS,
@@ -330,7 +336,9 @@ def test_s12_timestamp_formats_and_missing_cursor_values(workspace: Workspace) -
     without `last_data_reception_at`: every instant is stored as the true UTC instant, the 3
     rows are loaded, counted and logged."""
     warehouse, emulator = workspace.warehouse, workspace.emulator
-    emulator.faults.add("missing_field", path="/responses", times=1, count=3)
+    # On a page of data, not on the one-item requests that count a window's responses.
+    data_page = {"page_length": PAGE_LENGTH}
+    emulator.faults.add("missing_field", path="/responses", times=1, count=3, match=data_page)
     emulator.faults.add("timestamps", style="mixed", path="/responses", times=None)
     emulator.faults.add("timestamps", style="mixed", path="/contacts", times=None)
 
