@@ -520,6 +520,9 @@ def _with_children(resource: DltResource, name: str, cursor_path: str | None) ->
     """Declare the resource's extra tables as table variants; with a cursor, let child tables
     pass the incremental step on their parent's cursor column."""
     for table_name, hints in _CHILD_HINTS.get(name, {}).items():
+        # A variant starts as a copy of the resource's hints; its columns must not include the
+        # parent's (they would become all-null columns of the child table).
+        resource.apply_hints(table_name=table_name, create_table_variant=True, columns={})
         resource.apply_hints(table_name=table_name, create_table_variant=True, **hints)
     if cursor_path is not None:
         dropper = _carried_cursor_dropper(cursor_path, _CHILD_HINTS[name])

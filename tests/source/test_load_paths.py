@@ -150,6 +150,53 @@ def test_children_a_parent_no_longer_has_are_deleted(
         assert others_after == others_before
 
 
+CHILD_COLUMNS = {
+    "response_answers": {
+        "response_uuid",
+        "form_uuid",
+        "contact_uuid",
+        "question_identifier",
+        "position",
+        "value_text",
+        "value_number",
+        "value_bool",
+        "answered_at",
+        "_dlt_load_id",
+    },
+    "contact_attributes": {
+        "contact_uuid",
+        "name",
+        "value_text",
+        "value_number",
+        "value_bool",
+        "value_timestamp",
+        "_dlt_load_id",
+    },
+    "contact_segments": {
+        "contact_uuid",
+        "segment_uuid",
+        "segment_name",
+        "entered_at",
+        "_dlt_load_id",
+    },
+}
+
+
+@pytest.mark.parametrize("destination", DESTINATIONS)
+def test_child_tables_have_only_their_own_columns(
+    destination: str, emulator: Emulator, tmp_path: Path
+) -> None:
+    """No column of the parent (`data`, `attributes`, the carried cursor) leaks into a child."""
+    with make_target(destination, tmp_path) as target:
+        target.load(emulator, resources=["contacts", "responses"])
+        for table, expected in CHILD_COLUMNS.items():
+            rows = target.query(
+                "select column_name from information_schema.columns "
+                f"where table_schema = '{DATASET}' and table_name = '{table}'"
+            )
+            assert {row[0] for row in rows} == expected, table
+
+
 def test_include_all_follows_last_shown_at(emulator: Emulator, tmp_path: Path) -> None:
     with make_target("duckdb", tmp_path) as target, pytest.MonkeyPatch.context() as patch:
         patch.setenv("SOURCES__REFINER__INCLUDE", "all")
