@@ -216,7 +216,8 @@ def test_burst_of_500_calls_stays_under_the_configured_rate(
     wake-up jitter of up to tens of milliseconds per request, so they are checked for the
     overall pace."""
     recorder = StartRecorder(time.monotonic, time.sleep)
-    limiter = RateLimiter(3000, clock=recorder.clock, sleep=recorder.sleep)  # 50 per second
+    # Whole-window bursts (spread=1), so the rule "wait for the 50th before" is exact.
+    limiter = RateLimiter(3000, spread=1, clock=recorder.clock, sleep=recorder.sleep)  # 50/s
     client = make_client(emulator, rate_limiter=limiter)
     starts: list[tuple[float, bool]] = []
 
@@ -243,11 +244,26 @@ def test_burst_of_500_calls_stays_under_the_configured_rate(
     assert busiest_window(arrivals, 2.0) <= 2 * 50 + 0.2 * 50
 
 
+def test_default_limiter_never_lets_the_server_see_more_than_r_in_a_second(
+    emulator: Emulator, make_client: MakeClient
+) -> None:
+    """The client's default limiter at 50 per second, 300 calls from 8 threads: counted by
+    arrival at the server, no 1-second window holds more than 50 requests."""
+    client = make_client(emulator, requests_per_minute=3000)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda _: client.verify(), range(300)))
+    arrivals = sorted(entry.at for entry in emulator.request_log.entries())
+    assert len(arrivals) == 300
+    assert busiest_window(arrivals) <= 50
+    assert arrivals[-1] - arrivals[0] >= 5 * 1.0
+
+
 def test_a_shared_limiter_paces_two_clients(emulator: Emulator, make_client: MakeClient) -> None:
     """15 calls each fit either client's own budget; sharing one of 20 per second, the 21st
     call must wait until the first is one window old."""
     recorder = StartRecorder(time.monotonic, time.sleep)
-    shared = RateLimiter(1200, clock=recorder.clock, sleep=recorder.sleep)  # 20 per second
+    shared = RateLimiter(1200, spread=1, clock=recorder.clock, sleep=recorder.sleep)  # 20/s
     first = make_client(emulator, rate_limiter=shared)
     second = make_client(emulator, rate_limiter=shared)
     starts: list[float] = []

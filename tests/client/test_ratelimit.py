@@ -100,7 +100,7 @@ def busiest_window(starts: list[float], window: float = 1.0) -> int:
 
 def test_first_floor_r_requests_start_at_once() -> None:
     clock = FakeClock()
-    limiter = RateLimiter(3000, margin_seconds=0, clock=clock, sleep=clock.sleep)  # 50/s
+    limiter = RateLimiter(3000, margin_seconds=0, spread=1, clock=clock, sleep=clock.sleep)  # 50/s
     starts = []
     for _ in range(50):
         limiter.acquire()
@@ -111,7 +111,7 @@ def test_first_floor_r_requests_start_at_once() -> None:
 def test_request_floor_r_plus_one_waits_until_one_second_after_the_first() -> None:
     clock = FakeClock()
     # 66.7/s: 66 per second.
-    limiter = RateLimiter(4000, margin_seconds=0, clock=clock, sleep=clock.sleep)
+    limiter = RateLimiter(4000, margin_seconds=0, spread=1, clock=clock, sleep=clock.sleep)
     clock.now = 10.0
     assert limiter.acquire() == 0.0
     clock.now = 10.25
@@ -125,14 +125,14 @@ def test_request_floor_r_plus_one_waits_until_one_second_after_the_first() -> No
 
 def test_fifty_four_requests_at_sixty_per_second_all_start_at_once() -> None:
     clock = FakeClock()
-    limiter = RateLimiter(3600, margin_seconds=0, clock=clock, sleep=clock.sleep)
+    limiter = RateLimiter(3600, margin_seconds=0, spread=1, clock=clock, sleep=clock.sleep)
     assert sum(limiter.acquire() for _ in range(54)) == 0.0
     assert clock.now == 0.0
 
 
 def test_an_idle_limiter_allows_a_full_burst_again() -> None:
     clock = FakeClock()
-    limiter = RateLimiter(600, margin_seconds=0, clock=clock, sleep=clock.sleep)  # 10/s
+    limiter = RateLimiter(600, margin_seconds=0, spread=1, clock=clock, sleep=clock.sleep)  # 10/s
     waits = [limiter.acquire() for _ in range(25)]
     assert waits == [0.0] * 10 + [1.0] + [0.0] * 9 + [1.0] + [0.0] * 4
     clock.now += 60.0
@@ -142,11 +142,13 @@ def test_an_idle_limiter_allows_a_full_burst_again() -> None:
 def test_simulated_callers_never_put_more_than_floor_r_in_a_second() -> None:
     """5,000 callers at 30/s arrive in bursts and lulls; each sleeps while the next ones
     arrive, so many reservations are pending at once. Callers start in arrival order, and
-    one that waits starts exactly when the window allows, no later."""
+    one that waits starts exactly when the window allows, no later (whole-window bursts)."""
     steps = bursty_steps(random.Random(20240611))
     clock = FakeClock()
     recorder = StartRecorder(clock, lambda seconds: None)
-    limiter = RateLimiter(1800, margin_seconds=0, clock=recorder.clock, sleep=recorder.sleep)
+    limiter = RateLimiter(
+        1800, margin_seconds=0, spread=1, clock=recorder.clock, sleep=recorder.sleep
+    )
     arrivals: list[float] = []
     starts: list[float] = []
     for _ in range(5000):
@@ -216,7 +218,7 @@ def test_below_one_per_second_requests_are_spaced_one_over_r_apart(
 
 def test_the_default_margin_widens_the_window() -> None:
     clock = FakeClock()
-    limiter = RateLimiter(600, clock=clock, sleep=clock.sleep)  # 10/s
+    limiter = RateLimiter(600, spread=1, clock=clock, sleep=clock.sleep)  # 10/s
     assert limiter.window_seconds == 1.0 + DEFAULT_MARGIN_SECONDS
     starts = []
     for _ in range(31):
@@ -236,6 +238,7 @@ def test_the_default_margin_widens_the_window() -> None:
         {"requests_per_minute": float("inf")},
         {"requests_per_minute": 60, "margin_seconds": -0.01},
         {"requests_per_minute": 60, "margin_seconds": float("nan")},
+        {"requests_per_minute": 60, "spread": 0},
     ],
 )
 def test_rejects_nonsense(kwargs: dict[str, float]) -> None:
@@ -247,16 +250,36 @@ def test_reports_its_configuration() -> None:
     limiter = RateLimiter(4000)
     assert limiter.requests_per_minute == pytest.approx(4000)
     assert (limiter.max_requests, limiter.window_seconds) == (66, 1.05)
+    assert (limiter.slice_requests, limiter.slice_seconds) == (7, pytest.approx(0.105))
     assert repr(limiter) == (
-        "RateLimiter(requests_per_minute=4000, max_requests=66, window_seconds=1.05)"
+        "RateLimiter(requests_per_minute=4000, max_requests=66, window_seconds=1.05, "
+        "slice_requests=7)"
     )
+
+
+def test_a_window_budget_leaves_in_slices() -> None:
+    """By default a second's budget leaves in ten groups a tenth of a window apart, so the
+    server never receives a whole second's requests at once."""
+    clock = FakeClock()
+    limiter = RateLimiter(6000, margin_seconds=0, clock=clock, sleep=clock.sleep)  # 100/s
+    starts = []
+    for _ in range(250):
+        limiter.acquire()
+        starts.append(clock.now)
+    assert starts[:10] == [0.0] * 10
+    assert starts[10:20] == [pytest.approx(0.1)] * 10
+    assert starts[100] == pytest.approx(1.0)
+    assert busiest_window(starts) == 100
+    assert busiest_window(starts, 0.1 - 1e-9) == 10
 
 
 def test_real_threads_burst_then_wait_for_the_window() -> None:
     """On the real clock: 8 threads x 15 acquires at 100/s. The first 100 start at once, the
     other 20 once the window has slid by 1 s."""
     recorder = StartRecorder(time.monotonic, time.sleep)
-    limiter = RateLimiter(6000, margin_seconds=0, clock=recorder.clock, sleep=recorder.sleep)
+    limiter = RateLimiter(
+        6000, margin_seconds=0, spread=1, clock=recorder.clock, sleep=recorder.sleep
+    )
     starts: list[float] = []
     lock = threading.Lock()
 
