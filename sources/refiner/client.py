@@ -4,14 +4,15 @@
   line, a repr or an error message (bodies are redacted before they are kept).
 - Input is validated before anything is sent (`ValidationError`).
 - Every attempt first waits for a slot from a shared, thread-safe sliding-window rate
-  limiter: no 1-second window sees more than `requests_per_minute / 60` attempts start, and
-  bursts up to that many go out at once (`ratelimit.RateLimiter`; each window carries a 50 ms
-  margin for network jitter).
+  limiter: no 1-second window sees more than `requests_per_minute / 60` attempts start; a
+  second's budget goes out in ten groups about 0.1 s apart (`ratelimit.RateLimiter`; each
+  window carries a 50 ms margin for network jitter).
 - Retries (tenacity): exponential backoff with jitter on 429 (waiting at least `Retry-After`),
   5xx, connection/read/write/protocol errors, timeouts, and 2xx bodies that are not the
   documented shape. Other 4xx fail at once. After `max_attempts` the last error is raised.
 - List methods return a lazy `Listing` that pages on its own (cursor mode by default);
-  `iter_pages` is the raw fast path the dlt source uses.
+  `iter_pages` (raw pages) and `iter_decoded_pages` (each body handed to a decoder) are the
+  fast paths the dlt source uses.
 
 One client may be shared by many threads: httpx's pool, the limiter and the stats are
 thread-safe, and pagination state lives in each iteration. Creating a client does no I/O.
