@@ -27,8 +27,8 @@ V = TypeVar("V", int, float)
 
 MISSING_KEY_HELP = (
     "No Refiner API key found. Pass --api-key, set SOURCES__REFINER__API_KEY, or add "
-    'api_key = "..." under [sources.refiner] in .dlt/secrets.toml '
-    "(copy .dlt/example.secrets.toml). Find the key in Refiner under Integrations > REST API."
+    'api_key = "..." under [sources.refiner] in .dlt/secrets.toml (git-ignored). '
+    "Find the key in Refiner under Integrations > REST API."
 )
 
 
