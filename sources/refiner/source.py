@@ -107,6 +107,10 @@ TABLES_BY_RESOURCE: dict[str, tuple[str, ...]] = {
 DEFAULT_REPORT_TYPES = ("nps", "csat", "count")
 JSON = {"data_type": "json"}
 TIMESTAMP = {"data_type": "timestamp", "timezone": True}
+TEXT = {"data_type": "text"}
+BIGINT = {"data_type": "bigint"}
+DOUBLE = {"data_type": "double"}
+DATE = {"data_type": "date"}
 
 # Declared defaults mark the cursor parameters for dlt; the source passes configured ones.
 _CONTACTS_CURSOR = dlt.sources.incremental[datetime]("last_seen_at")
@@ -184,13 +188,13 @@ def refiner(
     Settings come from `[sources.refiner]` in .dlt/config.toml (or SOURCES__REFINER__* env
     vars); the key from .dlt/secrets.toml or SOURCES__REFINER__API_KEY. `reconcile` makes
     `contacts` a full sweep. A walk over at least `reshape_in_processes_from` responses or
-    contacts parses its pages in `reshape_processes` worker processes (0: one per core but
-    one), see sources/refiner/reshape_pool.py. `responses_since`/`responses_until` load one
-    backfill window of responses without touching the responses cursor; when it is done,
-    source state `backfill` records `{"since": backfill_since, "through": responses_until}`
-    (committed with the window's data). `client` (a RefinerClient) and `stats` (a RunStats)
-    let a caller share the HTTP client and read counts after the run. Raises ValidationError
-    for a bad setting.
+    contacts parses its pages in `reshape_processes` worker processes per resource (0: one
+    per core but one), see sources/refiner/reshape_pool.py. `responses_since` and
+    `responses_until` load one backfill window of responses without touching the responses
+    cursor; when it is done, source state `backfill` records
+    `{"since": backfill_since, "through": responses_until}` (committed with the window's data).
+    `client` (a RefinerClient) and `stats` (a RunStats) let a caller share the HTTP client and
+    read counts after the run. Raises ValidationError for a bad setting.
     """
     settings = _Settings(
         page_length=page_length,
@@ -296,17 +300,19 @@ def _contact_pages(
             tables = page.value
             stats.count_missing("contacts", tables.missing_cursor)
             stats.count_rows("contacts", tables.contacts.num_rows)
-            cursor = tables.contacts["last_seen_at"]
-            batch.add("contacts", tables.contacts)
-            batch.add(
+            contacts = tables.contacts
+            batch.add("contacts", contacts)
+            batch.add_child(
                 "contact_attributes",
-                tables.attributes.append_column("last_seen_at", cursor.take(tables.attribute_rows)),
+                tables.attributes,
+                "last_seen_at",
+                contacts,
+                tables.attribute_rows,
             )
-            batch.add(
-                "contact_segments",
-                tables.segments.append_column("last_seen_at", cursor.take(tables.segment_rows)),
+            batch.add_child(
+                "contact_segments", tables.segments, "last_seen_at", contacts, tables.segment_rows
             )
-            if floor is not None and _reaches_below(cursor, floor):
+            if floor is not None and _reaches_below(contacts["last_seen_at"], floor):
                 break
             if batch.rows >= BATCH_ROWS:
                 yield from batch.drain()
@@ -322,8 +328,9 @@ def _responses(
 ) -> Iterator[Any]:
     """Responses from cursor - lookback (or one backfill window), windows fetched concurrently.
 
-    Each page yields its `responses` and `response_answers`; the answers carry the cursor
-    column of their response through dlt's incremental step (dropped again right after).
+    Pages are gathered into batches of about BATCH_ROWS responses; each batch yields its
+    `responses` and `response_answers`, and the answers carry the cursor column of their
+    response through dlt's incremental step (dropped again right after).
     A finished backfill window records `backfill` plus its end in the source state.
     """
     first = cursor.start_value
@@ -379,15 +386,15 @@ def _responses(
 
         walks = [walk(window, index == 0) for index, window in enumerate(windows)]
         for tables in concurrent_pages(walks, max_workers=settings.max_workers):
-            cursor_values = tables.responses[cursor.cursor_path]
-            stats.count_missing("responses", cursor_values.null_count)
+            stats.count_missing("responses", tables.responses[cursor.cursor_path].null_count)
             stats.count_rows("responses", tables.responses.num_rows)
             batch.add("responses", tables.responses)
-            batch.add(
+            batch.add_child(
                 "response_answers",
-                tables.answers.append_column(
-                    cursor.cursor_path, cursor_values.take(tables.answer_rows)
-                ),
+                tables.answers,
+                cursor.cursor_path,
+                tables.responses,
+                tables.answer_rows,
             )
             if batch.rows >= BATCH_ROWS:
                 yield from batch.drain()
@@ -486,6 +493,13 @@ class _Batch:
         self._parts.setdefault(name, []).append(table)
         if name == self.parent:
             self.rows += table.num_rows
+
+    def add_child(
+        self, name: str, table: pa.Table, cursor: str, parents: pa.Table, parent_rows: pa.Array
+    ) -> None:
+        """Add a child table with the `cursor` column of its parent rows (`parent_rows` holds
+        each child row's index into `parents`)."""
+        self.add(name, table.append_column(cursor, parents[cursor].take(parent_rows)))
 
     def drain(self) -> Iterator[Any]:
         """One table per name, the parent first; the batch is empty afterwards."""
@@ -599,16 +613,16 @@ _HINTS: dict[str, dict[str, Any]] = {
         "primary_key": ("report_type", "form_uuid", "day"),
         "write_disposition": "merge",
         "columns": _columns(
-            report_type={"data_type": "text"},
-            form_uuid={"data_type": "text"},
-            day={"data_type": "date"},
-            score={"data_type": "double"},
-            count={"data_type": "bigint"},
-            views={"data_type": "bigint"},
-            responses={"data_type": "bigint"},
-            promoters={"data_type": "bigint"},
-            passives={"data_type": "bigint"},
-            detractors={"data_type": "bigint"},
+            report_type=TEXT,
+            form_uuid=TEXT,
+            day=DATE,
+            score=DOUBLE,
+            count=BIGINT,
+            views=BIGINT,
+            responses=BIGINT,
+            promoters=BIGINT,
+            passives=BIGINT,
+            detractors=BIGINT,
             breakdown=JSON,
             date_range_start=TIMESTAMP,
             date_range_end=TIMESTAMP,
@@ -621,14 +635,14 @@ _HINTS: dict[str, dict[str, Any]] = {
         "write_disposition": "merge",
         "columns": _columns(
             snapshot_at=TIMESTAMP,
-            plan={"data_type": "text"},
-            mtu_count={"data_type": "bigint"},
-            mtu_limit={"data_type": "bigint"},
-            mte_count={"data_type": "bigint"},
-            mpv_count={"data_type": "bigint"},
-            mpv_limit={"data_type": "bigint"},
-            msr_count={"data_type": "bigint"},
-            msr_limit={"data_type": "bigint"},
+            plan=TEXT,
+            mtu_count=BIGINT,
+            mtu_limit=BIGINT,
+            mte_count=BIGINT,
+            mpv_count=BIGINT,
+            mpv_limit=BIGINT,
+            msr_count=BIGINT,
+            msr_limit=BIGINT,
             mtu_count_updated_at=TIMESTAMP,
             mte_count_updated_at=TIMESTAMP,
             mpv_count_updated_at=TIMESTAMP,
@@ -666,12 +680,12 @@ _CHILD_HINTS: dict[str, dict[str, dict[str, Any]]] = {
             "primary_key": ("snapshot_at", "uuid"),
             "columns": _columns(
                 snapshot_at=TIMESTAMP,
-                uuid={"data_type": "text"},
-                name={"data_type": "text"},
-                mtu={"data_type": "bigint"},
-                mte={"data_type": "bigint"},
-                mpv={"data_type": "bigint"},
-                msr={"data_type": "bigint"},
+                uuid=TEXT,
+                name=TEXT,
+                mtu=BIGINT,
+                mte=BIGINT,
+                mpv=BIGINT,
+                msr=BIGINT,
             ),
         },
     },
