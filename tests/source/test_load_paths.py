@@ -150,6 +150,44 @@ def test_children_a_parent_no_longer_has_are_deleted(
         assert others_after == others_before
 
 
+@pytest.mark.parametrize("destination", DESTINATIONS)
+def test_a_reloaded_parent_loses_children_inside_the_merge(
+    destination: str, emulator: Emulator, tmp_path: Path
+) -> None:
+    """A contact that drops one of two traits and a response that drops answers: the child
+    tables' merge deletes the dropped rows in the load itself (the clean-up after the load,
+    which counts what it deletes, finds nothing), and keeps the rows that remain."""
+    store = emulator.store
+    contact = store.upsert_contact(remote_id="two-traits", attributes={"plan": "pro", "seats": 3})
+    with make_target(destination, tmp_path) as target:
+        target.load(emulator, resources=["contacts", "responses"])
+        response = min(_completed(emulator, lambda r: len(r["data"] or {}) >= 2))
+        answers = store.render_response(response)["data"]
+        kept = min(answers)
+        assert target.keys(
+            "response_answers", "question_identifier", f"response_uuid = '{response}'"
+        ) == set(answers)
+        assert target.keys("contact_attributes", "name", f"contact_uuid = '{contact}'") == {
+            "plan",
+            "seats",
+        }
+        store.update_response(
+            response,
+            data={kept: answers[kept]},
+            merge_data=False,
+            last_data_reception_at=emulator.clock.now(),
+        )
+        store.upsert_contact(uuid=contact, attributes={"plan": None})
+
+        summary = target.load(emulator, resources=["contacts", "responses"])
+
+        assert target.keys("contact_attributes", "name", f"contact_uuid = '{contact}'") == {"seats"}
+        assert target.keys(
+            "response_answers", "question_identifier", f"response_uuid = '{response}'"
+        ) == {kept}
+        assert summary.deleted == {}
+
+
 CHILD_COLUMNS = {
     "response_answers": {
         "response_uuid",
