@@ -8,6 +8,7 @@ PostgreSQL database) and counts in the warehouse.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -186,6 +187,58 @@ def test_a_reloaded_parent_loses_children_inside_the_merge(
             "response_answers", "question_identifier", f"response_uuid = '{response}'"
         ) == {kept}
         assert summary.deleted == {}
+
+
+PARENT_KEYS = {
+    "contact_attributes": "contact_uuid",
+    "contact_segments": "contact_uuid",
+    "response_answers": "response_uuid",
+}
+
+
+def _merge_keys(target: Target) -> dict[str, set[str]]:
+    """Columns marked `merge_key` in each child table of the pipeline's stored schema."""
+    (path,) = target.pipelines.glob("*/schemas/refiner.schema.json")
+    tables = json.loads(path.read_text())["tables"]
+    return {
+        table: {
+            name for name, column in tables[table]["columns"].items() if column.get("merge_key")
+        }
+        for table in PARENT_KEYS
+    }
+
+
+def test_merge_keys_of_earlier_versions_are_cleared(
+    emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A warehouse first loaded with `merge_key` on the child tables' parent key, as versions
+    before the destination scope declared it: the next load clears the hint, so dlt merges on
+    the scope alone instead of warning on every run that it ignores the merge key."""
+    from sources.refiner import source
+
+    earlier = {
+        resource: {
+            table: {
+                **hints,
+                "write_disposition": {"disposition": "merge", "strategy": "delete-insert"},
+                "merge_key": PARENT_KEYS[table],
+                "columns": {n: c for n, c in hints["columns"].items() if n != PARENT_KEYS[table]},
+            }
+            if table in PARENT_KEYS
+            else hints
+            for table, hints in tables.items()
+        }
+        for resource, tables in source._CHILD_HINTS.items()
+    }
+    with make_target("duckdb", tmp_path) as target:
+        with monkeypatch.context() as patch:
+            patch.setattr(source, "_CHILD_HINTS", earlier)
+            target.load(emulator, resources=["contacts", "responses"])
+        assert _merge_keys(target) == {table: {key} for table, key in PARENT_KEYS.items()}
+
+        target.load(emulator, resources=["contacts", "responses"])
+
+        assert _merge_keys(target) == {table: set() for table in PARENT_KEYS}
 
 
 CHILD_COLUMNS = {
