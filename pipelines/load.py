@@ -30,7 +30,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -58,13 +58,6 @@ DUCKDB_SETTINGS = {"memory_limit": "512MB", "preserve_insertion_order": False}
 """DuckDB holds a merge of a large load in memory up to its default limit (80% of RAM); with
 this limit it spills to a temporary folder beside the file instead, and without insertion
 order it need not buffer rows to keep it. Peak memory then stays flat as loads grow."""
-CHILD_TABLES: dict[str, tuple[str, str]] = {
-    "contact_attributes": ("contacts", "contact_uuid"),
-    "contact_segments": ("contacts", "contact_uuid"),
-    "response_answers": ("responses", "response_uuid"),
-}
-"""Child table -> (parent table, column holding the parent's uuid)."""
-
 _EXPECTED_NOTICES = (
     # JSON columns arrive as text for their `json` hint, by design.
     "when merging arrow schema with dlt schema",
@@ -363,8 +356,13 @@ def _run(
         raise _root_cause(failed) from None
     info.raise_on_failed_jobs()
     summary.load_ids.extend(info.loads_ids)
+    written = {
+        job.job_file_info.table_name
+        for package in info.load_packages
+        for job in package.jobs["completed_jobs"]
+    }
     if info.loads_ids:
-        _add(summary.deleted, _delete_stale_children(pipeline, info.loads_ids))
+        _add(summary.deleted, _delete_stale_children(pipeline, info.loads_ids, written))
 
 
 def _drop_committed_extracted_packages(pipeline: Pipeline) -> None:
@@ -444,8 +442,11 @@ def _backfill_through(pipeline: Pipeline, since: datetime) -> datetime | None:
     return datetime.fromisoformat(through) if isinstance(through, str) else None
 
 
-def _delete_stale_children(pipeline: Pipeline, load_ids: Sequence[str]) -> dict[str, int]:
-    """Delete child rows whose parent was reloaded by `load_ids` without them.
+def _delete_stale_children(
+    pipeline: Pipeline, load_ids: Sequence[str], written: Iterable[str]
+) -> dict[str, int]:
+    """Delete child rows whose parent was reloaded by `load_ids` without them (only parent
+    tables in `written`, the tables those loads wrote, can have any).
 
     delete-insert on the parent key replaces a reloaded parent's children only when it has at
     least one new child; a contact that lost every attribute or segment, or a response whose
@@ -453,12 +454,15 @@ def _delete_stale_children(pipeline: Pipeline, load_ids: Sequence[str]) -> dict[
     parent's `_dlt_load_id`, so any other load id under a parent of this load is stale.
     A run killed between its load and this step leaves such rows until the parent's next load.
     """
+    from sources.refiner import CHILD_TABLES
+
     existing = _existing_tables(pipeline)
+    parents = set(written)
     placeholders = ", ".join(["%s"] * len(load_ids))
     deleted: dict[str, int] = {}
     with pipeline.sql_client() as client, client.begin_transaction():
         for child, (parent, key) in CHILD_TABLES.items():
-            if child not in existing or parent not in existing:
+            if child not in existing or parent not in existing or parent not in parents:
                 continue
             child_table = client.make_qualified_table_name(child)
             parent_table = client.make_qualified_table_name(parent)

@@ -13,9 +13,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sources.refiner.source import RESOURCE_NAMES, TABLES_BY_RESOURCE, RunStats, refiner
+    from sources.refiner.source import (
+        CHILD_TABLES,
+        RESOURCE_NAMES,
+        TABLES_BY_RESOURCE,
+        RunStats,
+        refiner,
+    )
 
-__all__ = ["RESOURCE_NAMES", "TABLES_BY_RESOURCE", "RunStats", "refiner"]
+__all__ = ["CHILD_TABLES", "RESOURCE_NAMES", "TABLES_BY_RESOURCE", "RunStats", "refiner"]
 
 
 def __getattr__(name: str) -> Any:

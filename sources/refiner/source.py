@@ -32,6 +32,9 @@ Incremental loading:
 - `reporting` keeps the last loaded day in resource state and re-fetches the last
   `reporting_refetch_days` days each run (`reporting_days` on the first run).
 Records without their cursor value are loaded, counted and logged; they never move a cursor.
+Rows read again (the lookback, forms, segments, reporting's re-fetch days) that an earlier run
+loaded unchanged are skipped with their child rows (sources/refiner/unchanged.py), so a run
+with nothing new writes only its account_usage snapshot.
 
 Pages become Arrow tables (sources/refiner/reshape.py) so dlt skips its per-row normalizer;
 JSON columns (`data`, `attributes`, `config`, ...) are dlt `json` columns, never exploded.
@@ -81,6 +84,7 @@ from sources.refiner.settings import (
     REPORT_TYPES,
 )
 from sources.refiner.timestamps import format_query_timestamp, parse_timestamp
+from sources.refiner.unchanged import LoadedRows
 from sources.refiner.windows import MIN_WINDOW, Window, balanced_windows, concurrent_pages
 
 logger = logging.getLogger(__name__)
@@ -103,6 +107,13 @@ TABLES_BY_RESOURCE: dict[str, tuple[str, ...]] = {
     "reporting": ("reporting",),
     "account_usage": ("account_usage", "account_usage_environments"),
 }
+
+CHILD_TABLES: dict[str, tuple[str, str]] = {
+    "contact_attributes": ("contacts", "contact_uuid"),
+    "contact_segments": ("contacts", "contact_uuid"),
+    "response_answers": ("responses", "response_uuid"),
+}
+"""Child table -> (parent table, column holding the parent's uuid): rows replaced per parent."""
 
 DEFAULT_REPORT_TYPES = ("nps", "csat", "count")
 JSON = {"data_type": "json"}
@@ -278,19 +289,27 @@ def _contacts(
     """Contacts newest `last_seen_at` first, with their attributes and segments.
 
     Stops after the page that reaches past the cursor - lookback (dlt's `start_value`).
+    Contacts that an earlier run loaded unchanged are skipped (sources/refiner/unchanged.py).
     """
-    yield from _contact_pages(client, settings, stats, last_seen_at.start_value)
+    loaded = _loaded_rows("contacts", "last_seen_at", settings.lookback)
+    yield from _contact_pages(client, settings, stats, last_seen_at.start_value, loaded)
+    loaded.save()
 
 
 def _all_contacts(client: RefinerClient, settings: _Settings, stats: RunStats) -> Iterator[Any]:
-    """Every contact (the --reconcile sweep); the contacts cursor is left as it is."""
-    yield from _contact_pages(client, settings, stats, None)
+    """Every contact (the --reconcile sweep), each loaded again; the contacts cursor is left
+    as it is."""
+    yield from _contact_pages(client, settings, stats, None, None)
 
 
 def _contact_pages(
-    client: RefinerClient, settings: _Settings, stats: RunStats, floor: datetime | None
+    client: RefinerClient,
+    settings: _Settings,
+    stats: RunStats,
+    floor: datetime | None,
+    loaded: LoadedRows | None,
 ) -> Iterator[Any]:
-    batch = _Batch("contacts")
+    batch = _Batch("contacts", loaded)
     with ReshapePool(settings.reshape_processes) as pool:
         decode = pool.decoder(decode_contacts, min_items=settings.reshape_in_processes_from)
         pages = client.iter_decoded_pages(
@@ -330,7 +349,9 @@ def _responses(
 
     Pages are gathered into batches of about BATCH_ROWS responses; each batch yields its
     `responses` and `response_answers`, and the answers carry the cursor column of their
-    response through dlt's incremental step (dropped again right after).
+    response through dlt's incremental step (dropped again right after). Responses that an
+    earlier run loaded unchanged are skipped (sources/refiner/unchanged.py); a backfill window
+    loads every response it reads.
     A finished backfill window records `backfill` plus its end in the source state.
     """
     first = cursor.start_value
@@ -368,7 +389,8 @@ def _responses(
         page_length=settings.page_length,
         max_workers=settings.max_workers,
     )
-    batch = _Batch("responses")
+    loaded = None if backfill else _loaded_rows("responses", cursor.cursor_path, settings.lookback)
+    batch = _Batch("responses", loaded)
     with ReshapePool(settings.reshape_processes) as pool:
 
         def walk(window: Window, newest: bool) -> Callable[[], Iterator[ResponseTables]]:
@@ -399,26 +421,37 @@ def _responses(
             if batch.rows >= BATCH_ROWS:
                 yield from batch.drain()
     yield from batch.drain()
+    if loaded is not None:
+        loaded.save()
     if backfill is not None and end is not None:
         dlt.current.source_state()["backfill"] = {**backfill, "through": _as_utc(end).isoformat()}
 
 
 def _forms(client: RefinerClient, settings: _Settings) -> Iterator[pa.Table]:
-    """Every survey, archived ones included, with its info and configuration."""
+    """Every survey, archived ones included, with its info and configuration; surveys loaded
+    unchanged by an earlier run are skipped."""
     params = {"list": "all_with_archived", "include_info": True, "include_config": True}
+    loaded = _loaded_rows("forms")
     for page in client.iter_pages("forms", params, page_length=settings.page_length, paging="page"):
-        yield reshape_forms(page.items)
+        yield from _nonempty(loaded.drop_loaded({"forms": reshape_forms(page.items)})["forms"])
+    loaded.save()
 
 
 def _segments(client: RefinerClient, settings: _Settings) -> Iterator[pa.Table]:
-    """Every segment."""
+    """Every segment; segments loaded unchanged by an earlier run are skipped."""
+    loaded = _loaded_rows("segments")
     for page in client.iter_pages("segments", {}, page_length=settings.page_length):
-        yield reshape_segments(page.items)
+        yield from _nonempty(
+            loaded.drop_loaded({"segments": reshape_segments(page.items)})["segments"]
+        )
+    loaded.save()
 
 
 def _reporting(client: RefinerClient, settings: _Settings) -> Iterator[list[dict[str, Any]]]:
-    """One report per type x form x day, from the last loaded day - refetch window to today."""
+    """One report per type x form x day, from the last loaded day - refetch window to today.
+    Reports loaded unchanged by an earlier run are skipped."""
     state = dlt.current.resource_state()
+    loaded = LoadedRows(state, parent="reporting", key=_HINTS["reporting"]["primary_key"])
     today = _now().date()
     last_day = state.get("last_day")
     if last_day:
@@ -460,10 +493,10 @@ def _reporting(client: RefinerClient, settings: _Settings) -> Iterator[list[dict
     for row in concurrent_pages(walks, max_workers=settings.max_workers):
         batch.append(row)
         if len(batch) >= 500:
-            yield batch
+            yield from _nonempty(loaded.drop_loaded_rows(batch))
             batch = []
-    if batch:
-        yield batch
+    yield from _nonempty(loaded.drop_loaded_rows(batch))
+    loaded.save()
     state["last_day"] = today.isoformat()
 
 
@@ -480,11 +513,13 @@ class _Batch:
     """The Arrow tables of several pages, one list per table, handed to dlt together.
 
     Tables other than `parent` (the resource's own table) go out marked with their name;
-    child tables carry their parent's cursor column through dlt's incremental step.
+    child tables carry their parent's cursor column through dlt's incremental step. With
+    `loaded`, rows an earlier run loaded unchanged are dropped first.
     """
 
-    def __init__(self, parent: str) -> None:
+    def __init__(self, parent: str, loaded: LoadedRows | None = None) -> None:
         self.parent = parent
+        self.loaded = loaded
         self.rows = 0
         """Rows of `parent` gathered so far."""
         self._parts: dict[str, list[pa.Table]] = {}
@@ -502,11 +537,17 @@ class _Batch:
         self.add(name, table.append_column(cursor, parents[cursor].take(parent_rows)))
 
     def drain(self) -> Iterator[Any]:
-        """One table per name, the parent first; the batch is empty afterwards."""
+        """One table per name, the parent first, empty ones left out; the batch is empty
+        afterwards."""
         parts, self._parts, self.rows = self._parts, {}, 0
-        for name, tables in parts.items():
-            table = pa.concat_tables(tables, promote_options="default")
-            yield table if name == self.parent else dlt.mark.with_table_name(table, name)
+        tables = {
+            name: pa.concat_tables(part, promote_options="default") for name, part in parts.items()
+        }
+        if self.loaded is not None and tables:
+            tables = self.loaded.drop_loaded(tables)
+        for name, table in tables.items():
+            if table.num_rows:
+                yield table if name == self.parent else dlt.mark.with_table_name(table, name)
 
 
 class _DropCarriedCursor(MapItem):
@@ -542,6 +583,29 @@ def _with_children(resource: DltResource, name: str, cursor_path: str | None) ->
         dropper = _carried_cursor_dropper(cursor_path, _CHILD_HINTS[name])
         resource.add_step(_DropCarriedCursor(dropper))
     return resource.parallelize()
+
+
+def _loaded_rows(
+    resource: str, cursor: str | None = None, lag: timedelta = timedelta(0)
+) -> LoadedRows:
+    """The fingerprints of `resource`'s rows in its resource state (the resource's table has
+    the same name)."""
+    return LoadedRows(
+        dlt.current.resource_state(resource),
+        parent=resource,
+        key=(_HINTS[resource]["primary_key"],),
+        cursor=cursor,
+        lag=lag,
+        children={
+            child: key for child, (parent, key) in CHILD_TABLES.items() if parent == resource
+        },
+    )
+
+
+def _nonempty(rows: pa.Table | list[dict[str, Any]]) -> Iterator[Any]:
+    """`rows`, unless there are none: an empty item would still cost dlt a load job."""
+    if len(rows):
+        yield rows
 
 
 def _reaches_below(cursor: pa.ChunkedArray | pa.Array, floor: datetime) -> bool:
@@ -583,11 +647,11 @@ def _columns(**types: dict[str, Any]) -> TTableSchemaColumns:
 
 
 def _child_of(
-    parent_key: str, primary_key: tuple[str, ...], **columns: dict[str, Any]
+    child: str, primary_key: tuple[str, ...], **columns: dict[str, Any]
 ) -> dict[str, Any]:
     """Hints of a child table whose rows are replaced per parent: a merge deletes every row
-    whose `parent_key` is in the load, then inserts the loaded rows (deduplicated on
-    `primary_key`).
+    whose parent key (CHILD_TABLES) is in the load, then inserts the loaded rows (deduplicated
+    on `primary_key`).
 
     dlt's `merge_key` would delete the same rows, but next to a primary key it deletes where
     `primary key OR merge key` matches, a correlated condition that DuckDB evaluates by
@@ -595,6 +659,7 @@ def _child_of(
     at 1M responses, against 0.16 s for this semi-join on the parent key. `merge_key: False`
     clears the hint that warehouses loaded by earlier versions keep on the parent key.
     """
+    parent_key = CHILD_TABLES[child][1]
     return {
         "write_disposition": {
             "disposition": "merge",
@@ -678,15 +743,15 @@ _HINTS: dict[str, dict[str, Any]] = {
 _CHILD_HINTS: dict[str, dict[str, dict[str, Any]]] = {
     "contacts": {
         "contact_attributes": _child_of(
-            "contact_uuid", ("contact_uuid", "name"), value_timestamp=TIMESTAMP
+            "contact_attributes", ("contact_uuid", "name"), value_timestamp=TIMESTAMP
         ),
         "contact_segments": _child_of(
-            "contact_uuid", ("contact_uuid", "segment_uuid"), entered_at=TIMESTAMP
+            "contact_segments", ("contact_uuid", "segment_uuid"), entered_at=TIMESTAMP
         ),
     },
     "responses": {
         "response_answers": _child_of(
-            "response_uuid",
+            "response_answers",
             ("response_uuid", "question_identifier", "position"),
             answered_at=TIMESTAMP,
         ),

@@ -107,6 +107,17 @@ def test_no_change_run_is_cheap_and_changes_arrive_exactly_once(
     }
     assert not grown, f"an idle run changed row counts: {grown}"
     assert second["account_usage"] == first["account_usage"] + 1
+    # Rows re-read (the lookback, forms, segments, reporting's re-fetch days) were loaded
+    # before and have not changed, so the idle run wrote none of them again.
+    idle_load = warehouse.query("select max(load_id) from {ds}._dlt_loads where status = 0")[0][0]
+    in_load = "select count(*) from {{ds}}.{table} where _dlt_load_id = '{load_id}'"
+    rewritten = {
+        table: n
+        for table in second
+        if table not in SNAPSHOT_TABLES
+        and (n := warehouse.query(in_load.format(table=table, load_id=idle_load))[0][0])
+    }
+    assert not rewritten, f"an idle run wrote unchanged rows again: {rewritten}"
     assert_consistent(warehouse, emulator)
 
     # Changes: 50 responses, 1 late response, 20 contact updates.

@@ -212,8 +212,9 @@ def test_merge_keys_of_earlier_versions_are_cleared(
     emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A warehouse first loaded with `merge_key` on the child tables' parent key, as versions
-    before the destination scope declared it: the next load clears the hint, so dlt merges on
-    the scope alone instead of warning on every run that it ignores the merge key."""
+    before the destination scope declared it: the next load that writes child rows clears the
+    hint, so dlt merges on the scope alone instead of warning on every run that it ignores the
+    merge key."""
     from sources.refiner import source
 
     earlier = {
@@ -236,6 +237,14 @@ def test_merge_keys_of_earlier_versions_are_cleared(
             target.load(emulator, resources=["contacts", "responses"])
         assert _merge_keys(target) == {table: {key} for table, key in PARENT_KEYS.items()}
 
+        # Rows loaded unchanged are skipped, so give every child table a changed parent.
+        store = emulator.store
+        now = emulator.clock.now()
+        contact = sorted(store.contacts)[0]
+        store.add_to_segment(sorted(store.segment_records)[0], contact)
+        store.upsert_contact(uuid=contact, attributes={"plan": "changed"}, last_seen_at=now)
+        response = sorted(_completed(emulator))[0]
+        store.update_response(response, data={"changed": "yes"}, last_data_reception_at=now)
         target.load(emulator, resources=["contacts", "responses"])
 
         assert _merge_keys(target) == {table: set() for table in PARENT_KEYS}
