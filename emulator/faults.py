@@ -224,10 +224,11 @@ class Faults:
         rate = self.settings.rate_limit_per_second or 0.0
         return self.settings.rate_limit_burst or max(rate, 1.0)
 
-    def _take_token(self) -> float:
-        """0 when a token was taken, else seconds until the next token."""
+    def _take_token(self, now: float) -> float:
+        """0 when a token was taken at `now` (time.monotonic()), else seconds until the next
+        token. Requests handled out of their arrival order never refill the bucket backwards."""
         rate = self.settings.rate_limit_per_second or 0.0
-        now = time.monotonic()
+        now = max(now, self._refilled)
         self._tokens = min(self._burst(), self._tokens + (now - self._refilled) * rate)
         self._refilled = now
         if self._tokens >= 1.0:
@@ -235,8 +236,11 @@ class Faults:
             return 0.0
         return (1.0 - self._tokens) / rate
 
-    def decide(self, method: str, path: str, params: dict[str, Any]) -> Decision:
-        """Choose what happens to one API request (thread-safe)."""
+    def decide(
+        self, method: str, path: str, params: dict[str, Any], arrived: float | None = None
+    ) -> Decision:
+        """Choose what happens to one API request that `arrived` at this time.monotonic()
+        (now when None); thread-safe."""
         with self._lock:
             decision = Decision()
             for rule in self._rules:
@@ -255,7 +259,7 @@ class Faults:
             if settings.latency_jitter_ms:
                 decision.delay += self.rng.random() * settings.latency_jitter_ms / 1000.0
             if decision.before is None and settings.rate_limit_per_second:
-                wait = self._take_token()
+                wait = self._take_token(time.monotonic() if arrived is None else arrived)
                 if wait > 0:
                     decision.before = "status"
                     decision.status = 429

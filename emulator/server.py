@@ -8,7 +8,6 @@ import contextlib
 import socket
 import struct
 import threading
-import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
@@ -17,6 +16,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from emulator import admin
+from emulator.arrival import StampedReader
 from emulator.dispatch import Outcome, process
 from emulator.errors import ApiError
 from emulator.params import parse_params
@@ -63,11 +63,19 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: EmulatorHTTPServer
+    rfile: StampedReader  # type: ignore[assignment]
 
     def setup(self) -> None:
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # Requests are dated by the kernel's receive time (emulator/arrival.py).
+        self.rfile.close()
+        self.rfile = StampedReader(self.connection)
         self.server.track(self.connection, True)
+
+    def handle_one_request(self) -> None:
+        self.rfile.start_request()
+        super().handle_one_request()
 
     def finish(self) -> None:
         self.server.track(self.connection, False)
@@ -98,7 +106,7 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length > 0 else b""
 
     def _dispatch(self) -> None:
-        arrived = time.monotonic()
+        arrived = self.rfile.request_arrived
         url = urlsplit(self.path)
         body = self._body()
         if url.path.startswith(ADMIN_PREFIX):
@@ -117,7 +125,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(outcome)
             self._log(arrived, path, {}, headers, outcome.status)
             return
-        decision = emulator.faults.decide(self.command, path, params)
+        decision = emulator.faults.decide(self.command, path, params, arrived)
         if decision.delay > 0 and self.server.stopping.wait(decision.delay):
             return
         outcome = process(
