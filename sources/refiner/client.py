@@ -3,10 +3,10 @@
 - Auth is a Bearer header added by an httpx `Auth`; the key never goes into a URL, a log
   line, a repr or an error message (bodies are redacted before they are kept).
 - Input is validated before anything is sent (`ValidationError`).
-- Every attempt first waits for a slot from a shared, thread-safe sliding-window rate
-  limiter: no 1-second window sees more than `requests_per_minute / 60` attempts start; a
-  second's budget goes out in ten groups about 0.1 s apart (`ratelimit.RateLimiter`; each
-  window carries a 50 ms margin for network jitter).
+- Every attempt waits for a shared, thread-safe sliding-window rate limiter right before its
+  headers are written (httpcore's `trace` hook): no 1-second window sees more than
+  `requests_per_minute / 60` attempts start; a second's budget goes out in ten groups about
+  0.1 s apart (`ratelimit.RateLimiter`; each window carries a 50 ms margin for jitter).
 - Retries (tenacity): exponential backoff with jitter on 429 (waiting at least `Retry-After`),
   5xx, connection/read/write/protocol errors, timeouts, and 2xx bodies that are not the
   documented shape. Other 4xx fail at once. After `max_attempts` the last error is raised.
@@ -148,11 +148,15 @@ class ClientStats:
         """Total time callers waited for the rate limiter."""
         return self._throttled_seconds
 
-    def record_request(self, throttled: float) -> None:
-        """Count one attempt and the time it waited for the rate limiter."""
+    def record_request(self) -> None:
+        """Count one attempt."""
         with self._lock:
             self._requests += 1
-            self._throttled_seconds += throttled
+
+    def record_throttled(self, seconds: float) -> None:
+        """Add time an attempt waited for the rate limiter."""
+        with self._lock:
+            self._throttled_seconds += seconds
 
     def record_retry(self) -> None:
         """Count one retry."""
@@ -686,11 +690,16 @@ class RefinerClient:
         content: bytes | None,
         decode: Callable[[httpx.Response], T],
     ) -> T:
-        self.stats.record_request(self.rate_limiter.acquire())
+        self.stats.record_request()
         headers = {"Content-Type": "application/json"} if content is not None else None
         try:
             response = self._http.request(
-                method, path, params=query, content=content, headers=headers
+                method,
+                path,
+                params=query,
+                content=content,
+                headers=headers,
+                extensions={"trace": self._on_trace},
             )
         except httpx.TransportError as error:
             raise TransportError(
@@ -711,6 +720,13 @@ class RefinerClient:
                 status=response.status_code,
                 body=redact(response.content[:2000].decode("utf-8", "replace"), self._api_key),
             ) from None
+
+    def _on_trace(self, event: str, info: Mapping[str, Any]) -> None:
+        """httpcore's trace hook: wait for the rate limiter right before the request's headers
+        are written, on the connection that sends them. Time spent getting a connection from
+        the pool then cannot push a request into the next window at the server."""
+        if event == "http11.send_request_headers.started":
+            self.stats.record_throttled(self.rate_limiter.acquire())
 
     def _is_retryable(self, error: BaseException) -> bool:
         if isinstance(error, RateLimitedError):

@@ -7,14 +7,18 @@ holds one request.
 
 Each window is widened by `margin_seconds` (50 ms unless set), and its budget goes out in
 `spread` slices (10 unless set): at most ceil(floor(R) / spread) requests start in any
-window / spread. The server counts arrivals, not starts, and arrivals jitter by milliseconds
-to tens of milliseconds (thread wake-up, connection setup, the server's own queue). Without
-the margin a late request of one window and the early ones of the next can meet in one
-second at the server; without the slices a whole window's budget leaves at once and reaches
-the server spread over as long as it takes to serve it, which at R = 100 let the emulator
-count 107 in one second. With both, requests leave in small groups about a tenth of a
-second apart. Throughput when the limiter is the bottleneck: floor(R) per 1 + margin seconds.
+window / spread. The server counts arrivals, not starts, and arrivals trail starts by a little
+(a thread waking up, the request going out). Without the margin a late request of one window
+and the early ones of the next can meet in one second at the server; without the slices a
+whole window's budget leaves at once and reaches the server spread over as long as it takes
+to serve it. With both, requests leave in small groups about a tenth of a second apart.
+Throughput when the limiter is the bottleneck: floor(R) per 1 + margin seconds.
 `margin_seconds=0, spread=1` gives the exact bound on start times with whole-window bursts.
+
+A start is the clock reading at which the limiter lets a request go, never a time planned in
+advance: a caller that wakes late starts late, and the windows count it when it really went.
+(Planned starts let a late caller meet the next window's punctual ones: 107 requests in one
+second at the server at R = 100, against 100 with starts taken as they happen.)
 """
 
 from __future__ import annotations
@@ -35,9 +39,9 @@ class RateLimiter:
 
     The start times of the last `max_requests` requests are kept; a new request may start once
     the oldest of them is `window_seconds` old and the `slice_requests`-th before it is a slice
-    old. Each caller reserves its start time under the lock and sleeps outside it, so waiting
-    callers start in arrival order and the lock is never held while sleeping. A request's start
-    is the time reserved for it; `acquire()` returns no earlier than that.
+    old. Callers take turns on one lock: the caller holding it sleeps until the windows allow
+    a start, reads the clock again and records that reading as its start. The others wait for
+    the lock, so no two callers wake at the same moment and race for the same slot.
     """
 
     def __init__(
@@ -78,23 +82,24 @@ class RateLimiter:
         return self.rate_per_second * 60.0
 
     def acquire(self) -> float:
-        """Reserve the earliest start the window allows and sleep until it.
+        """Wait until the windows allow a start now, and record it.
 
         Returns the seconds waited (0.0 when the request may start at once).
         """
+        began = self._clock()
         with self._lock:
-            now = self._clock()
-            start = now
-            if len(self._starts) == self.max_requests:
-                start = max(start, self._starts[0] + self.window_seconds)
-            if len(self._slice) == self.slice_requests:
-                start = max(start, self._slice[0] + self.slice_seconds)
-            self._starts.append(start)
-            self._slice.append(start)
-        wait = start - now
-        if wait > 0:
-            self._sleep(wait)
-        return wait
+            while True:
+                now = self._clock()
+                ready = now
+                if len(self._starts) == self.max_requests:
+                    ready = max(ready, self._starts[0] + self.window_seconds)
+                if len(self._slice) == self.slice_requests:
+                    ready = max(ready, self._slice[0] + self.slice_seconds)
+                if ready <= now:
+                    self._starts.append(now)
+                    self._slice.append(now)
+                    return now - began
+                self._sleep(ready - now)
 
     def __repr__(self) -> str:
         return (

@@ -210,11 +210,10 @@ def test_invalid_input_never_reaches_the_server(
 def test_burst_of_500_calls_stays_under_the_configured_rate(
     emulator: Emulator, make_client: MakeClient
 ) -> None:
-    """No 1-second window holds more than 50 request starts; a request waits only until the
-    50th before it is one window old. Starts are what the limiter planned (its clock reading
-    plus the sleep it asked for). The emulator's arrival times add loopback and thread
-    wake-up jitter of up to tens of milliseconds per request, so they are checked for the
-    overall pace."""
+    """No 1-second window holds more than 50 request starts; a request that waits starts once
+    the 50th before it is one window old (plus its thread's wake-up). Starts are the limiter's
+    clock readings. The emulator's arrival times trail them by the time a request takes to go
+    out, so they are checked for the overall pace."""
     recorder = StartRecorder(time.monotonic, time.sleep)
     # Whole-window bursts (spread=1), so the rule "wait for the 50th before" is exact.
     limiter = RateLimiter(3000, spread=1, clock=recorder.clock, sleep=recorder.sleep)  # 50/s
@@ -233,9 +232,9 @@ def test_burst_of_500_calls_stays_under_the_configured_rate(
     assert busiest_window(times) == 50
     for i, (start, waited) in enumerate(starts):
         if waited:
-            assert start == pytest.approx(times[i - 50] + limiter.window_seconds)
+            assert times[i - 50] + limiter.window_seconds <= start < times[i - 50] + 1.25
     assert sum(waited for _, waited in starts[:50]) == 0
-    assert times[450] - times[0] == pytest.approx(9 * limiter.window_seconds)
+    assert 9 * limiter.window_seconds <= times[450] - times[0] < 9 * limiter.window_seconds + 1
     arrivals = sorted(entry.at for entry in emulator.request_log.entries())
     assert len(arrivals) == 500
     assert arrivals[-1] - arrivals[0] >= 9 * limiter.window_seconds - 0.1
@@ -275,5 +274,5 @@ def test_a_shared_limiter_paces_two_clients(emulator: Emulator, make_client: Mak
     arrivals = [entry.at for entry in emulator.request_log.entries()]
     assert len(arrivals) == 30
     assert busiest_window(starts) == 20
-    assert starts[20] - starts[0] == pytest.approx(shared.window_seconds)
+    assert shared.window_seconds <= starts[20] - starts[0] < shared.window_seconds + 0.25
     assert arrivals[20] - arrivals[0] >= shared.window_seconds - 0.1
