@@ -723,10 +723,13 @@ class RefinerClient:
 
     def _on_trace(self, event: str, info: Mapping[str, Any]) -> None:
         """httpcore's trace hook: wait for the rate limiter right before the request's headers
-        are written, on the connection that sends them. Time spent getting a connection from
-        the pool then cannot push a request into the next window at the server."""
+        are written, on the connection that sends them, and tell it when they are out. Time
+        spent getting a connection from the pool, or a late write, then cannot push a request
+        into the next window at the server."""
         if event == "http11.send_request_headers.started":
             self.stats.record_throttled(self.rate_limiter.acquire())
+        elif event == "http11.send_request_headers.complete":
+            self.rate_limiter.sent()
 
     def _is_retryable(self, error: BaseException) -> bool:
         if isinstance(error, RateLimitedError):

@@ -73,8 +73,10 @@ class RateLimiter:
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
-        self._starts: deque[float] = deque(maxlen=self.max_requests)
-        self._slice: deque[float] = deque(maxlen=self.slice_requests)
+        # Each start is a one-item list, so `sent()` can move it later in place.
+        self._starts: deque[list[float]] = deque(maxlen=self.max_requests)
+        self._slice: deque[list[float]] = deque(maxlen=self.slice_requests)
+        self._last = threading.local()
 
     @property
     def requests_per_minute(self) -> float:
@@ -92,14 +94,24 @@ class RateLimiter:
                 now = self._clock()
                 ready = now
                 if len(self._starts) == self.max_requests:
-                    ready = max(ready, self._starts[0] + self.window_seconds)
+                    ready = max(ready, self._starts[0][0] + self.window_seconds)
                 if len(self._slice) == self.slice_requests:
-                    ready = max(ready, self._slice[0] + self.slice_seconds)
+                    ready = max(ready, self._slice[0][0] + self.slice_seconds)
                 if ready <= now:
-                    self._starts.append(now)
-                    self._slice.append(now)
+                    start = [now]
+                    self._starts.append(start)
+                    self._slice.append(start)
+                    self._last.start = start
                     return now - began
                 self._sleep(ready - now)
+
+    def sent(self) -> None:
+        """The request this thread started last has now gone out: if it went out late (a
+        thread switch or a garbage collection between its start and its write), the windows
+        count it from now. Needs no lock: only this thread moves its start, only later."""
+        start = getattr(self._last, "start", None)
+        if start is not None:
+            start[0] = max(start[0], self._clock())
 
     def __repr__(self) -> str:
         return (

@@ -223,6 +223,20 @@ def test_below_one_per_second_requests_are_spaced_one_over_r_apart(
     assert limiter.acquire() == 0.0
 
 
+def test_a_request_that_went_out_late_is_counted_from_then() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(600, margin_seconds=0, spread=1, clock=clock, sleep=clock.sleep)  # 10/s
+    limiter.acquire()
+    clock.now = 0.25
+    limiter.sent()
+    clock.now = 0.5
+    assert [limiter.acquire() for _ in range(9)] == [0.0] * 9
+    limiter.sent()
+    # The 11th waits until the first, which went out at 0.25, is one window old.
+    assert limiter.acquire() == 0.75
+    assert clock.now == 1.25
+
+
 def test_the_default_margin_widens_the_window() -> None:
     clock = FakeClock()
     limiter = RateLimiter(600, spread=1, clock=clock, sleep=clock.sleep)  # 10/s
