@@ -73,6 +73,9 @@ class LoadedRows:
         self._newest: int | None = saved.get("newest")
         self._oldest_known = min((moment for _, moment in self._known.values()), default=None)
         self._seen: dict[int, tuple[int, int]] = {}
+        self._conflicts: set[int] = set()
+        """Keys read twice in this run with different content (a record edited while the run
+        read it): never dropped, and not remembered, so the next run loads them again."""
 
     def drop_loaded(self, tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
         """`tables` (the parent and its children, by name) without the rows loaded before.
@@ -87,18 +90,18 @@ class LoadedRows:
             for name, column in self._children.items()
             if name in tables
         ]
-        unchanged = [
-            row[key]
-            for row in candidates.to_pylist()
-            if self._loaded_before(
-                (row[key],),
-                [row, *(_sorted(groups.get(row[key], ())) for groups in children)],
-                _micros(row[self._cursor]) if self._cursor else 0,
-            )
-        ]
-        if not unchanged:
+        unchanged: list[Any] = []
+        changed: set[Any] = set()
+        for row in candidates.to_pylist():
+            content = [row, *(_sorted(groups.get(row[key], ())) for groups in children)]
+            moment = _micros(row[self._cursor]) if self._cursor else 0
+            if self._loaded_before((row[key],), content, moment):
+                unchanged.append(row[key])
+            else:
+                changed.add(row[key])
+        dropped = pa.array([value for value in unchanged if value not in changed])
+        if len(dropped) == 0:
             return tables
-        dropped = pa.array(unchanged)
         kept = dict(tables)
         for name, table in tables.items():
             column = key if name == self._parent else self._children.get(name)
@@ -122,15 +125,19 @@ class LoadedRows:
             if self._newest is not None:
                 floor = self._newest - _micros_of(self._lag)
                 entries = {k: v for k, v in entries.items() if v[1] >= floor}
+        entries = {k: v for k, v in entries.items() if k not in self._conflicts}
         self._state[STATE_KEY] = {"newest": self._newest, **_pack(entries)}
 
     def _loaded_before(self, key: tuple[Any, ...], content: Any, moment: int) -> bool:
         """Whether the last loaded version of `key` had this `content`; remembers it either way."""
         key_digest = _digest(key)
         fingerprint = _digest(content)
+        earlier = self._seen.get(key_digest)
+        if earlier is not None and earlier[0] != fingerprint:
+            self._conflicts.add(key_digest)
         self._seen[key_digest] = (fingerprint, moment)
         known = self._known.get(key_digest)
-        return known is not None and known[0] == fingerprint
+        return known is not None and known[0] == fingerprint and key_digest not in self._conflicts
 
     def _candidates(self, parent: pa.Table) -> pa.Table:
         """The parent rows that may have been loaded before or may be read again."""
@@ -158,8 +165,9 @@ def _grouped(child: pa.Table, column: str, keys: pa.ChunkedArray) -> dict[Any, l
     return groups
 
 
-def _sorted(rows: Any) -> list[bytes]:
-    return sorted(orjson.dumps(row, option=orjson.OPT_SORT_KEYS) for row in rows)
+def _sorted(rows: Any) -> list[str]:
+    """Child rows as JSON texts in a fixed order, whatever order they arrived in."""
+    return sorted(orjson.dumps(row, option=orjson.OPT_SORT_KEYS).decode() for row in rows)
 
 
 def _digest(value: Any) -> int:

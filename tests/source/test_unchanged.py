@@ -88,6 +88,30 @@ def test_a_row_that_changes_and_changes_back_is_loaded_each_time() -> None:
     assert [run["contacts"] for run in loaded] == [{"a"}, {"a"}, {"a"}]
 
 
+def test_a_record_read_twice_with_different_content_is_loaded_and_then_loaded_again() -> None:
+    """Edited while the run read it: both versions go to dlt (the merge keeps one of them),
+    and the next run loads the record again, as it cannot know which version was kept."""
+    state: dict[str, Any] = {}
+    no_children = _attributes()
+    _run(state, _contacts(("a", NOW, "a@x")), no_children)
+
+    loaded = LoadedRows(
+        state,
+        parent="contacts",
+        key=("uuid",),
+        cursor="last_seen_at",
+        lag=LAG,
+        children={"contact_attributes": "contact_uuid"},
+    )
+    both = _contacts(("a", NOW, "a@x"), ("a", NOW, "a@y"))
+    kept = loaded.drop_loaded({"contacts": both, "contact_attributes": no_children})
+    assert kept["contacts"]["email"].to_pylist() == ["a@x", "a@y"]
+    loaded.save()
+
+    assert _run(state, _contacts(("a", NOW, "a@y")), no_children)["contacts"] == {"a"}
+    assert _run(state, _contacts(("a", NOW, "a@y")), no_children)["contacts"] == set()
+
+
 def test_rows_the_next_lookback_will_not_read_are_forgotten() -> None:
     state: dict[str, Any] = {}
     old = ("old", NOW - LAG - timedelta(minutes=1), "old@x")
