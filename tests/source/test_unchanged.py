@@ -31,9 +31,9 @@ def _attributes(*rows: tuple[str, str, str]) -> pa.Table:
     )
 
 
-def _run(state: dict[str, Any], contacts: pa.Table, attributes: pa.Table) -> dict[str, set[Any]]:
-    """One run of an incremental resource over one batch; returns the keys that went to dlt."""
-    loaded = LoadedRows(
+def _loaded_contacts(state: dict[str, Any]) -> LoadedRows:
+    """Fingerprints of an incremental resource with one child table, as the source keeps them."""
+    return LoadedRows(
         state,
         parent="contacts",
         key=("uuid",),
@@ -41,6 +41,11 @@ def _run(state: dict[str, Any], contacts: pa.Table, attributes: pa.Table) -> dic
         lag=LAG,
         children={"contact_attributes": "contact_uuid"},
     )
+
+
+def _run(state: dict[str, Any], contacts: pa.Table, attributes: pa.Table) -> dict[str, set[Any]]:
+    """One run of an incremental resource over one batch; returns the keys that went to dlt."""
+    loaded = _loaded_contacts(state)
     kept = loaded.drop_loaded({"contacts": contacts, "contact_attributes": attributes})
     loaded.save()
     return {
@@ -95,14 +100,7 @@ def test_a_record_read_twice_with_different_content_is_loaded_and_then_loaded_ag
     no_children = _attributes()
     _run(state, _contacts(("a", NOW, "a@x")), no_children)
 
-    loaded = LoadedRows(
-        state,
-        parent="contacts",
-        key=("uuid",),
-        cursor="last_seen_at",
-        lag=LAG,
-        children={"contact_attributes": "contact_uuid"},
-    )
+    loaded = _loaded_contacts(state)
     both = _contacts(("a", NOW, "a@x"), ("a", NOW, "a@y"))
     kept = loaded.drop_loaded({"contacts": both, "contact_attributes": no_children})
     assert kept["contacts"]["email"].to_pylist() == ["a@x", "a@y"]
