@@ -11,6 +11,7 @@ chunk that holds its first byte. Where the kernel gives no stamp, the read time 
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 import time
@@ -36,10 +37,8 @@ class StampedReader:
         self._head_arrived = time.monotonic()
         self._starting = False
         self.request_arrived = self._head_arrived
-        try:
+        with contextlib.suppress(OSError):
             connection.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-        except OSError:
-            return
 
     def start_request(self) -> None:
         """The next read starts a request: date it by the chunk its first byte arrives in."""

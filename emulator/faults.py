@@ -236,11 +236,9 @@ class Faults:
             return 0.0
         return (1.0 - self._tokens) / rate
 
-    def decide(
-        self, method: str, path: str, params: dict[str, Any], arrived: float | None = None
-    ) -> Decision:
-        """Choose what happens to one API request that `arrived` at this time.monotonic()
-        (now when None); thread-safe."""
+    def decide(self, method: str, path: str, params: dict[str, Any], arrived: float) -> Decision:
+        """Choose what happens to one API request that `arrived` at this time.monotonic();
+        thread-safe."""
         with self._lock:
             decision = Decision()
             for rule in self._rules:
@@ -259,7 +257,7 @@ class Faults:
             if settings.latency_jitter_ms:
                 decision.delay += self.rng.random() * settings.latency_jitter_ms / 1000.0
             if decision.before is None and settings.rate_limit_per_second:
-                wait = self._take_token(time.monotonic() if arrived is None else arrived)
+                wait = self._take_token(arrived)
                 if wait > 0:
                     decision.before = "status"
                     decision.status = 429

@@ -30,7 +30,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence, Set
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -443,7 +443,7 @@ def _backfill_through(pipeline: Pipeline, since: datetime) -> datetime | None:
 
 
 def _delete_stale_children(
-    pipeline: Pipeline, load_ids: Sequence[str], written: Iterable[str]
+    pipeline: Pipeline, load_ids: Sequence[str], written: Set[str]
 ) -> dict[str, int]:
     """Delete child rows whose parent was reloaded by `load_ids` without them (only parent
     tables in `written`, the tables those loads wrote, can have any).
@@ -457,12 +457,11 @@ def _delete_stale_children(
     from sources.refiner import CHILD_TABLES
 
     existing = _existing_tables(pipeline)
-    parents = set(written)
     placeholders = ", ".join(["%s"] * len(load_ids))
     deleted: dict[str, int] = {}
     with pipeline.sql_client() as client, client.begin_transaction():
         for child, (parent, key) in CHILD_TABLES.items():
-            if child not in existing or parent not in existing or parent not in parents:
+            if child not in existing or parent not in existing or parent not in written:
                 continue
             child_table = client.make_qualified_table_name(child)
             parent_table = client.make_qualified_table_name(parent)

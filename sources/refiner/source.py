@@ -451,7 +451,7 @@ def _reporting(client: RefinerClient, settings: _Settings) -> Iterator[list[dict
     """One report per type x form x day, from the last loaded day - refetch window to today.
     Reports loaded unchanged by an earlier run are skipped."""
     state = dlt.current.resource_state()
-    loaded = LoadedRows(state, parent="reporting", key=_HINTS["reporting"]["primary_key"])
+    loaded = _loaded_rows("reporting")
     today = _now().date()
     last_day = state.get("last_day")
     if last_day:
@@ -589,11 +589,12 @@ def _loaded_rows(
     resource: str, cursor: str | None = None, lag: timedelta = timedelta(0)
 ) -> LoadedRows:
     """The fingerprints of `resource`'s rows in its resource state (the resource's table has
-    the same name)."""
+    the same name, and its primary key)."""
+    primary_key = _HINTS[resource]["primary_key"]
     return LoadedRows(
         dlt.current.resource_state(resource),
         parent=resource,
-        key=(_HINTS[resource]["primary_key"],),
+        key=(primary_key,) if isinstance(primary_key, str) else tuple(primary_key),
         cursor=cursor,
         lag=lag,
         children={
