@@ -77,23 +77,28 @@ class ReshapePool:
         *,
         min_items: int,
         total: int | None = None,
+        stops_early: bool = False,
         **options: Any,
     ) -> Callable[[bytes], Decoded[T]]:
         """A page decoder for one walk: `fn(content, **options)`, in a worker once the walk is
         known to cover at least `min_items` items, in the calling thread before that.
 
         `total` is the walk's size when the caller counted it; otherwise the first page's
-        `items_count` decides, so a small walk never starts a process.
+        `items_count` decides, so a small walk never starts a process. A walk that
+        `stops_early` (contacts read down to the cursor) may end long before `items_count`, so
+        only the items it has read decide: a frequent run's few pages never start a process.
         """
         task = partial(fn, **options)
         in_pool = total is not None and total >= min_items
+        read = 0
 
         def decode(content: bytes) -> Decoded[T]:
-            nonlocal in_pool
+            nonlocal in_pool, read
             if in_pool:
                 return self._start().submit(task, content).result()
             value, pagination, count = task(content)
-            items = pagination.get("items_count")
+            read += count
+            items = read if stops_early else pagination.get("items_count")
             in_pool = type(items) is int and items >= min_items
             return value, pagination, count
 

@@ -311,7 +311,11 @@ def _contact_pages(
 ) -> Iterator[Any]:
     batch = _Batch("contacts", loaded)
     with ReshapePool(settings.reshape_processes) as pool:
-        decode = pool.decoder(decode_contacts, min_items=settings.reshape_in_processes_from)
+        decode = pool.decoder(
+            decode_contacts,
+            min_items=settings.reshape_in_processes_from,
+            stops_early=floor is not None,
+        )
         pages = client.iter_decoded_pages(
             "contacts", {"order_by": "last_seen_at"}, decode, page_length=settings.page_length
         )

@@ -1,0 +1,68 @@
+"""Unit tests of sources/refiner/reshape_pool.py: when a walk's pages go to worker processes."""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+import pytest
+
+from sources.refiner.reshape_pool import ReshapePool, decode_contacts
+
+STARTED = "worker processes"
+
+
+def _page(first: int, *, items_count: int) -> bytes:
+    items = [
+        {"uuid": f"c{n}", "last_seen_at": "2024-05-20 17:00:00", "attributes": {"plan": "pro"}}
+        for n in (first, first + 1)
+    ]
+    pagination = {"items_count": items_count, "page_length": 2, "next_page_cursor": "x"}
+    return orjson.dumps({"items": items, "pagination": pagination})
+
+
+def _started(caplog: pytest.LogCaptureFixture) -> bool:
+    return any(STARTED in record.getMessage() for record in caplog.records)
+
+
+@pytest.fixture
+def caplog_info(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.INFO, logger="sources.refiner.reshape_pool")
+    return caplog
+
+
+def test_a_walk_that_stops_early_counts_the_items_it_read_not_items_count(
+    caplog_info: pytest.LogCaptureFixture,
+) -> None:
+    """Contacts read down to the cursor: a million contacts in the account, but the first
+    pages of the walk stay in the thread until the walk itself has read `min_items`."""
+    with ReshapePool(1) as pool:
+        decode = pool.decoder(decode_contacts, min_items=4, stops_early=True)
+        first = decode(_page(0, items_count=1_000_000))
+        decode(_page(2, items_count=1_000_000))
+        assert not _started(caplog_info)
+        third = decode(_page(4, items_count=1_000_000))
+        assert _started(caplog_info)
+    assert first[0].contacts["uuid"].to_pylist() == ["c0", "c1"]
+    assert third[0].contacts["uuid"].to_pylist() == ["c4", "c5"]
+    assert third[2] == 2
+
+
+def test_a_whole_walk_goes_to_processes_after_a_first_page_with_a_large_items_count(
+    caplog_info: pytest.LogCaptureFixture,
+) -> None:
+    with ReshapePool(1) as pool:
+        decode = pool.decoder(decode_contacts, min_items=4)
+        decode(_page(0, items_count=1_000_000))
+        assert not _started(caplog_info)
+        second = decode(_page(2, items_count=1_000_000))
+        assert _started(caplog_info)
+    assert second[0].contacts["uuid"].to_pylist() == ["c2", "c3"]
+
+
+def test_a_small_walk_never_starts_a_process(caplog_info: pytest.LogCaptureFixture) -> None:
+    with ReshapePool(1) as pool:
+        decode = pool.decoder(decode_contacts, min_items=4)
+        for first in (0, 2, 4):
+            decode(_page(first, items_count=3))
+    assert not _started(caplog_info)
