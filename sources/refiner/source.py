@@ -115,6 +115,10 @@ CHILD_TABLES: dict[str, tuple[str, str]] = {
 }
 """Child table -> (parent table, column holding the parent's uuid): rows replaced per parent."""
 
+BUILT_FROM_PARENT_ROW = frozenset({"contact_attributes", "response_answers"})
+"""Child tables that reshape.py builds from their parent row's own columns alone (a contact's
+`attributes`, a response's `data`): an unchanged parent row means unchanged child rows."""
+
 DEFAULT_REPORT_TYPES = ("nps", "csat", "count")
 JSON = {"data_type": "json"}
 TIMESTAMP = {"data_type": "timestamp", "timezone": True}
@@ -604,6 +608,7 @@ def _loaded_rows(
         children={
             child: key for child, (parent, key) in CHILD_TABLES.items() if parent == resource
         },
+        derived=BUILT_FROM_PARENT_ROW,
     )
 
 

@@ -8,8 +8,10 @@ every row it may meet again. dlt commits that state in the same load as the rows
 so it never runs ahead of the warehouse. A row whose fingerprint matches is dropped, together with
 its child rows.
 
-A fingerprint covers every column of the parent row and all of its child rows. Any change, even
-one that leaves the cursor where it was, gives a new fingerprint, so the row is loaded.
+A fingerprint covers every column of the parent row and all of its child rows, except child
+tables built from the parent row alone (a contact's attributes come from its `attributes`
+column), which the parent's columns already cover. Any change, even one that leaves the cursor
+where it was, gives a new fingerprint, so the row is loaded.
 Fingerprints are remembered per key: a row that changes and then changes back is compared with
 the version loaded last, never with an older one.
 """
@@ -20,7 +22,7 @@ import base64
 import hashlib
 from array import array
 from collections import defaultdict
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Collection, Mapping, MutableMapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -41,7 +43,9 @@ class LoadedRows:
     """Fingerprints of one resource's rows that a later run may read again.
 
     `parent` is the resource's table and `key` its primary key columns. `children` maps each
-    child table to the column that holds its parent's key (a single-column key).
+    child table to the column that holds its parent's key (a single-column key); the child
+    tables in `derived` are built from their parent row alone, so they are dropped with it
+    but not fingerprinted.
 
     With a `cursor` and a `lag` (an incremental resource), the rows remembered are those whose
     cursor lies within `lag` of the newest cursor seen so far: the rows the next lookback
@@ -61,6 +65,7 @@ class LoadedRows:
         cursor: str | None = None,
         lag: timedelta = timedelta(0),
         children: Mapping[str, str] | None = None,
+        derived: Collection[str] = (),
     ) -> None:
         self._state = state
         self._parent = parent
@@ -68,6 +73,9 @@ class LoadedRows:
         self._cursor = cursor
         self._lag = lag
         self._children = dict(children or {})
+        self._fingerprinted = {
+            name: column for name, column in self._children.items() if name not in derived
+        }
         saved = state.get(STATE_KEY) or {}
         self._known = _unpack(saved)
         self._newest: int | None = saved.get("newest")
@@ -87,7 +95,7 @@ class LoadedRows:
             return tables
         children = [
             _grouped(tables[name], column, candidates[key])
-            for name, column in self._children.items()
+            for name, column in self._fingerprinted.items()
             if name in tables
         ]
         unchanged: list[Any] = []

@@ -14,6 +14,7 @@ from sources.refiner.reshape import (
     reshape_responses,
     utc_timestamps,
 )
+from sources.refiner.source import BUILT_FROM_PARENT_ROW
 
 
 def _response(uuid: str, **fields: Any) -> dict[str, Any]:
@@ -176,3 +177,41 @@ def test_contacts_flatten_account_and_type_attributes() -> None:
         "entered_at": datetime(2024, 5, 1, tzinfo=UTC),
     }
     assert tables.attribute_rows.to_pylist() == [0] * 5
+
+
+def test_the_children_said_to_be_built_from_the_parent_row_are() -> None:
+    """LoadedRows fingerprints a contact or a response without these child rows, because the
+    parent row's columns determine them: rebuilding each record from its parent row alone
+    must give the same child rows."""
+    assert {"contact_attributes", "response_answers"} == BUILT_FROM_PARENT_ROW
+    responses = [
+        _response("r1", data={"nps": 9, "features": ["API", "SSO"], "when": "2024-05-01"}),
+        _response("r2", data={"comment": "ok"}, tags=["vip"], show_counter=3),
+    ]
+    tables = reshape_responses(responses)
+    rebuilt = reshape_responses(
+        [
+            {
+                "uuid": row["uuid"],
+                "last_data_reception_at": row["last_data_reception_at"].isoformat(),
+                "form": {"uuid": row["form_uuid"]},
+                "contact": {"uuid": row["contact_uuid"]},
+                "data": orjson.loads(row["data"]),
+            }
+            for row in tables.responses.to_pylist()
+        ]
+    )
+    assert rebuilt.answers.equals(tables.answers)
+
+    contacts = [
+        {"uuid": "c1", "email": "a@x", "attributes": {"plan": "pro", "seen_at": "2024-05-01"}},
+        {"uuid": "c2", "account": {"uuid": "a1"}, "attributes": {"seats": 3, "ok": True}},
+    ]
+    contact_tables = reshape_contacts(contacts)
+    rebuilt_contacts = reshape_contacts(
+        [
+            {"uuid": row["uuid"], "attributes": orjson.loads(row["attributes"])}
+            for row in contact_tables.contacts.to_pylist()
+        ]
+    )
+    assert rebuilt_contacts.attributes.equals(contact_tables.attributes)

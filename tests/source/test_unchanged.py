@@ -85,6 +85,32 @@ def test_a_changed_child_row_reloads_the_parent_and_all_its_children() -> None:
     assert second["contact_attributes"] == {("a", "plan"), ("a", "seats")}
 
 
+def test_children_built_from_the_parent_row_are_dropped_with_it_but_not_fingerprinted() -> None:
+    """The parent's own columns cover such children (a contact's attributes come from its
+    `attributes` column): they follow the parent's fate and cost no fingerprint."""
+    state: dict[str, Any] = {}
+    kept: dict[str, pa.Table] = {}
+    for email_of_b, plan in (("b@x", "pro"), ("b@y", "free")):
+        loaded = LoadedRows(
+            state,
+            parent="contacts",
+            key=("uuid",),
+            cursor="last_seen_at",
+            lag=LAG,
+            children={"contact_attributes": "contact_uuid"},
+            derived={"contact_attributes"},
+        )
+        tables = {
+            "contacts": _contacts(("a", NOW, "a@x"), ("b", NOW, email_of_b)),
+            "contact_attributes": _attributes(("a", "plan", plan), ("b", "plan", plan)),
+        }
+        kept = loaded.drop_loaded(tables)
+        loaded.save()
+
+    assert kept["contacts"]["uuid"].to_pylist() == ["b"]
+    assert kept["contact_attributes"]["contact_uuid"].to_pylist() == ["b"]
+
+
 def test_a_row_that_changes_and_changes_back_is_loaded_each_time() -> None:
     state: dict[str, Any] = {}
     no_children = _attributes()
