@@ -31,7 +31,7 @@ def _attributes(*rows: tuple[str, str, str]) -> pa.Table:
     )
 
 
-def _loaded_contacts(state: dict[str, Any]) -> LoadedRows:
+def _loaded_contacts(state: dict[str, Any], derived: frozenset[str] = frozenset()) -> LoadedRows:
     """Fingerprints of an incremental resource with one child table, as the source keeps them."""
     return LoadedRows(
         state,
@@ -40,6 +40,7 @@ def _loaded_contacts(state: dict[str, Any]) -> LoadedRows:
         cursor="last_seen_at",
         lag=LAG,
         children={"contact_attributes": "contact_uuid"},
+        derived=derived,
     )
 
 
@@ -91,15 +92,7 @@ def test_children_built_from_the_parent_row_are_dropped_with_it_but_not_fingerpr
     state: dict[str, Any] = {}
     kept: dict[str, pa.Table] = {}
     for email_of_b, plan in (("b@x", "pro"), ("b@y", "free")):
-        loaded = LoadedRows(
-            state,
-            parent="contacts",
-            key=("uuid",),
-            cursor="last_seen_at",
-            lag=LAG,
-            children={"contact_attributes": "contact_uuid"},
-            derived={"contact_attributes"},
-        )
+        loaded = _loaded_contacts(state, derived=frozenset({"contact_attributes"}))
         tables = {
             "contacts": _contacts(("a", NOW, "a@x"), ("b", NOW, email_of_b)),
             "contact_attributes": _attributes(("a", "plan", plan), ("b", "plan", plan)),
