@@ -2,9 +2,10 @@
 
 Decoding a page's JSON and building its Arrow tables hold the GIL; in the extracting process
 they compete with dlt, which writes the tables. On a large load the source hands each page's
-bytes to a `ReshapePool` instead: a worker process parses the page exactly as the client would
-(`parse_page`, same checks, same `MalformedBodyError`, so a malformed page is retried like any
-other), reshapes it, and sends the Arrow tables back. The API key never reaches a worker.
+bytes to a `ReshapePool` instead: the fetching thread checks the envelope and reads its
+pagination (`scan_page`, the checks and `MalformedBodyError` of `parse_page`, so a malformed
+page is retried like any other) and fetches the next page, while a worker process parses the
+page, reshapes it, and sends the Arrow tables back. The API key never reaches a worker.
 
 The decoders are plain module functions so that they pickle; the pool starts its processes
 with "spawn" on first use (never "fork": the parent runs HTTP and dlt threads).
@@ -16,11 +17,11 @@ import logging
 import multiprocessing
 import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from functools import partial
 from typing import Any, Final, TypeVar
 
-from sources.refiner.pagination import parse_page
+from sources.refiner.pagination import parse_page, scan_page
 from sources.refiner.reshape import (
     ContactTables,
     ResponseTables,
@@ -55,6 +56,11 @@ def decode_contacts(content: bytes) -> Decoded[ContactTables]:
     return reshape_contacts(page.items), page.pagination, page.item_count
 
 
+def _value(task: Callable[[bytes], Decoded[T]], content: bytes) -> T:
+    """Runs in a worker: the reshaped tables only (the walk already has the pagination)."""
+    return task(content)[0]
+
+
 def _worker_logging(level: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
@@ -62,9 +68,10 @@ def _worker_logging(level: int) -> None:
 class ReshapePool:
     """A lazily started pool of worker processes running page decoders.
 
-    `decoder(...)` returns a callable for `RefinerClient.iter_decoded_pages`; in a worker it
-    sends the page bytes, waits for the result and raises what the decoder raised. Processes
-    start on the first page sent to them. Use as a context manager: leaving it stops them.
+    `decoder(...)` returns a callable for `RefinerClient.iter_decoded_pages` whose values are
+    Futures; a page sent to a worker travels as bytes, and its Future raises what the decoder
+    raised. Processes start on the first page sent to them. Use as a context manager: leaving
+    it stops them (pages still pending are dropped).
     """
 
     def __init__(self, processes: int) -> None:
@@ -79,9 +86,15 @@ class ReshapePool:
         total: int | None = None,
         stops_early: bool = False,
         **options: Any,
-    ) -> Callable[[bytes], Decoded[T]]:
+    ) -> Callable[[bytes], Decoded[Future[T]]]:
         """A page decoder for one walk: `fn(content, **options)`, in a worker once the walk is
         known to cover at least `min_items` items, in the calling thread before that.
+
+        The decoded value comes as a Future, so that the walk can fetch its next page while a
+        worker reshapes this one. For a page sent to a worker, the calling thread reads the
+        pagination and item count with `scan_page`, which checks the envelope as the worker
+        will: a malformed page fails in the walk and is retried like any other. A page decoded
+        in the thread comes with its Future already done.
 
         `total` is the walk's size when the caller counted it; otherwise the first page's
         `items_count` decides, so a small walk never starts a process. A walk that
@@ -92,15 +105,18 @@ class ReshapePool:
         in_pool = total is not None and total >= min_items
         read = 0
 
-        def decode(content: bytes) -> Decoded[T]:
+        def decode(content: bytes) -> Decoded[Future[T]]:
             nonlocal in_pool, read
             if in_pool:
-                return self._start().submit(task, content).result()
+                pagination, count = scan_page(content)
+                return self._start().submit(_value, task, content), pagination, count
             value, pagination, count = task(content)
             read += count
             items = read if stops_early else pagination.get("items_count")
             in_pool = type(items) is int and items >= min_items
-            return value, pagination, count
+            done: Future[T] = Future()
+            done.set_result(value)
+            return done, pagination, count
 
         return decode
 

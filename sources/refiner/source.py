@@ -46,6 +46,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar
@@ -62,6 +63,7 @@ from dlt.sources import DltResource
 from sources.refiner.client import RefinerClient
 from sources.refiner.errors import ServerError, TransportError, ValidationError
 from sources.refiner.reshape import (
+    ContactTables,
     ResponseTables,
     reshape_account_usage,
     reshape_forms,
@@ -323,8 +325,8 @@ def _contact_pages(
         pages = client.iter_decoded_pages(
             "contacts", {"order_by": "last_seen_at"}, decode, page_length=settings.page_length
         )
-        for page in pages:
-            tables = page.value
+
+        def add(tables: ContactTables) -> None:
             stats.count_missing("contacts", tables.missing_cursor)
             stats.count_rows("contacts", tables.contacts.num_rows)
             contacts = tables.contacts
@@ -339,10 +341,24 @@ def _contact_pages(
             batch.add_child(
                 "contact_segments", tables.segments, "last_seen_at", contacts, tables.segment_rows
             )
-            if floor is not None and _reaches_below(contacts["last_seen_at"], floor):
-                break
+
+        reshaping: Future[ContactTables] | None = None
+        for page in pages:
+            if floor is not None:
+                # Whether to read on depends on this page's contacts.
+                tables = page.value.result()
+                add(tables)
+                if _reaches_below(tables.contacts["last_seen_at"], floor):
+                    break
+            else:
+                # A worker reshapes this page while the loop fetches the next one.
+                if reshaping is not None:
+                    add(reshaping.result())
+                reshaping = page.value
             if batch.rows >= BATCH_ROWS:
                 yield from batch.drain()
+        if reshaping is not None:
+            add(reshaping.result())
     yield from batch.drain()
 
 
@@ -401,7 +417,7 @@ def _responses(
     batch = _Batch("responses", loaded)
     with ReshapePool(settings.reshape_processes) as pool:
 
-        def walk(window: Window, newest: bool) -> Callable[[], Iterator[ResponseTables]]:
+        def walk(window: Window, newest: bool) -> Callable[[], Iterator[Future[ResponseTables]]]:
             params = bounds(window, open_end=newest and end is None)
             decode = pool.decoder(
                 decode_responses,
@@ -415,7 +431,8 @@ def _responses(
             return lambda: (page.value for page in pages)
 
         walks = [walk(window, index == 0) for index, window in enumerate(windows)]
-        for tables in concurrent_pages(walks, max_workers=settings.max_workers):
+        for reshaping in concurrent_pages(walks, max_workers=settings.max_workers):
+            tables = reshaping.result()
             stats.count_missing("responses", tables.responses[cursor.cursor_path].null_count)
             stats.count_rows("responses", tables.responses.num_rows)
             batch.add("responses", tables.responses)

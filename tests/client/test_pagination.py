@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -18,6 +19,7 @@ from sources.refiner.pagination import (
     make_paginator,
     parse_object,
     parse_page,
+    scan_page,
 )
 
 
@@ -114,9 +116,19 @@ def test_parse_page() -> None:
         (b'{"items": []}', "`pagination` is missing"),
     ],
 )
-def test_malformed_bodies(body: bytes, reason: str) -> None:
+@pytest.mark.parametrize("parse", [parse_page, scan_page])
+def test_malformed_bodies(body: bytes, reason: str, parse: Callable[[bytes], object]) -> None:
     with pytest.raises(MalformedBodyError, match=reason):
-        parse_page(body)
+        parse(body)
+
+
+def test_scan_page_reads_pagination_and_count_without_the_items() -> None:
+    items = [{"uuid": "a", "data": {"text": '}], "pagination": {'}}, {"uuid": "b"}]
+    pagination = {"next_page_cursor": "c2", "items_count": 7}
+    body = orjson.dumps({"items": items, "pagination": pagination, "extra": 1})
+    assert scan_page(body) == (pagination, 2)
+    page = parse_page(body)
+    assert (page.pagination, page.item_count) == scan_page(body)
 
 
 def test_parse_object() -> None:

@@ -7,6 +7,7 @@ import logging
 import orjson
 import pytest
 
+from sources.refiner.pagination import MalformedBodyError
 from sources.refiner.reshape_pool import ReshapePool, decode_contacts
 
 STARTED = "worker processes"
@@ -43,8 +44,9 @@ def test_a_walk_that_stops_early_counts_the_items_it_read_not_items_count(
         assert not _started(caplog_info)
         third = decode(_page(4, items_count=1_000_000))
         assert _started(caplog_info)
-    assert first[0].contacts["uuid"].to_pylist() == ["c0", "c1"]
-    assert third[0].contacts["uuid"].to_pylist() == ["c4", "c5"]
+        assert first[0].result().contacts["uuid"].to_pylist() == ["c0", "c1"]
+        assert third[0].result().contacts["uuid"].to_pylist() == ["c4", "c5"]
+    assert third[1]["items_count"] == 1_000_000
     assert third[2] == 2
 
 
@@ -57,7 +59,17 @@ def test_a_whole_walk_goes_to_processes_after_a_first_page_with_a_large_items_co
         assert not _started(caplog_info)
         second = decode(_page(2, items_count=1_000_000))
         assert _started(caplog_info)
-    assert second[0].contacts["uuid"].to_pylist() == ["c2", "c3"]
+        assert second[0].result().contacts["uuid"].to_pylist() == ["c2", "c3"]
+
+
+def test_a_malformed_page_meant_for_a_worker_fails_in_the_walk() -> None:
+    """The fetching thread checks the envelope itself, so the client retries the page as it
+    retries any malformed page, instead of a worker failing later."""
+    with ReshapePool(1) as pool:
+        decode = pool.decoder(decode_contacts, min_items=1)
+        decode(_page(0, items_count=1_000_000))
+        with pytest.raises(MalformedBodyError, match="not JSON"):
+            decode(_page(2, items_count=1_000_000)[:-20])
 
 
 def test_a_small_walk_never_starts_a_process(caplog_info: pytest.LogCaptureFixture) -> None:
