@@ -97,13 +97,15 @@ def scan_page(content: bytes) -> tuple[dict[str, Any], int]:
     """The `pagination` and item count of a list envelope, checked as `parse_page` checks it
     (the same MalformedBodyError), without building the items: about a tenth of its time."""
     try:
-        envelope = _ENVELOPE.decode(content)
+        envelope: _Envelope | None = _ENVELOPE.decode(content)
     except msgspec.MsgspecError:
-        page = parse_page(content)
-        return page.pagination, page.item_count
-    if not all(memoryview(item)[0] == _OPENING_BRACE for item in envelope.items):
-        raise MalformedBodyError("`items` holds something other than JSON objects")
-    return envelope.pagination, len(envelope.items)
+        envelope = None
+    if envelope is not None and all(
+        memoryview(item)[0] == _OPENING_BRACE for item in envelope.items
+    ):
+        return envelope.pagination, len(envelope.items)
+    page = parse_page(content)  # raises the MalformedBodyError that names the problem
+    return page.pagination, page.item_count
 
 
 def parse_object(content: bytes) -> dict[str, Any]:
