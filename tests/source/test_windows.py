@@ -11,7 +11,6 @@ import pytest
 
 from sources.refiner.windows import (
     MIN_PAGES_PER_WINDOW,
-    WINDOWS_PER_WORKER,
     Window,
     balanced_windows,
 )
@@ -74,9 +73,9 @@ def test_recent_data_is_split_into_balanced_windows() -> None:
     assert_tiles(windows, items)
     counts = [items.count(window) for window in windows]
     assert sum(counts) == 100_000
-    share = 100_000 // (4 * WINDOWS_PER_WORKER)
+    share = 100_000 // 4
     assert max(counts) <= share + 1_200, f"unbalanced windows: {counts}"
-    assert len(windows) <= 2 * 4 * WINDOWS_PER_WORKER
+    assert len([count for count in counts if count]) <= 2 * 4
     # An empty window costs one request. Halving the empty years before the data leaves at
     # most one (derived, so still read) empty older half per halving.
     assert counts.count(0) <= HALVINGS, f"{counts.count(0)} empty windows"
@@ -143,5 +142,5 @@ def test_share_follows_the_workers(max_workers: int) -> None:
     windows = plan(items, max_workers=max_workers)
 
     assert_tiles(windows, items)
-    share = 200_000 // (max_workers * WINDOWS_PER_WORKER)
+    share = 200_000 // max_workers
     assert max(items.count(window) for window in windows) <= max(share, PAGE * 2) + 2_000
