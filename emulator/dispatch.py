@@ -209,6 +209,37 @@ def _duplicate_items(reply: api.Reply, rule: Rule) -> None:
     reply.body["items"] = [listing.draw(previous), *reply.body.get("items", [])]
 
 
+STALE_VALUE = "before the edit"
+
+
+def _stale_copy(reply: api.Reply, rule: Rule) -> None:
+    items = reply.body.get("items")
+    if not isinstance(items, list) or not items or not isinstance(items[0], dict):
+        return
+    fresh = items[0]
+    name = rule.field or "last_data_reception_at"
+    stale = orjson.loads(orjson.dumps(fresh))
+    if isinstance(fresh.get(name), str):
+        stale[name] = _hour_earlier(fresh[name])
+    for nested in ("data", "attributes"):
+        values = stale.get(nested)
+        if isinstance(values, dict):
+            stale[nested] = {
+                key: [STALE_VALUE] * len(value) if isinstance(value, list) else STALE_VALUE
+                for key, value in values.items()
+            }
+    items.insert(0, stale)
+
+
+def _hour_earlier(value: str) -> str:
+    """`value` one hour earlier, written in the same style (zone-less with a space, or `Z`)."""
+    zoned = value.endswith("Z")
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00")) - timedelta(hours=1)
+    if not zoned:
+        return moment.strftime("%Y-%m-%d %H:%M:%S")
+    return moment.replace(tzinfo=None).isoformat() + "Z"
+
+
 def _missing_field(reply: api.Reply, rule: Rule) -> None:
     name = rule.field or "last_data_reception_at"
     items = reply.body.get("items")
@@ -253,6 +284,7 @@ _RESHAPERS: dict[str, Callable[[api.Reply, Rule], None]] = {
     "empty_page": _empty_page,
     "repeat_cursor": _repeat_cursor,
     "duplicate_items": _duplicate_items,
+    "stale_copy": _stale_copy,
     "missing_field": _missing_field,
     "timestamps": _timestamps,
 }

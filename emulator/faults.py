@@ -20,6 +20,10 @@ Rule kinds (`KINDS`):
 - `repeat_cursor`: `next_page_cursor` equals the `page_cursor` the request sent (only matches
   requests that carry a cursor).
 - `duplicate_items`: the page starts with the last item of the previous page.
+- `stale_copy`: the page starts with the version of its first item from before an edit, as a
+  record edited while a client read it: `field` (default `last_data_reception_at`) one hour
+  earlier, and every value in its `data` and `attributes` replaced by "before the edit" (a list
+  by a list of as many).
 - `missing_field`: `field` (default `last_data_reception_at`) is removed from the first `count`
   items (all when `count` is None).
 - `timestamps`: timestamp fields of items are re-rendered in `style` `naive`
@@ -50,6 +54,7 @@ KINDS = (
     "empty_page",
     "repeat_cursor",
     "duplicate_items",
+    "stale_copy",
     "missing_field",
     "timestamps",
 )
@@ -64,6 +69,7 @@ BODY_KINDS = frozenset(
         "empty_page",
         "repeat_cursor",
         "duplicate_items",
+        "stale_copy",
         "missing_field",
         "timestamps",
     }

@@ -32,6 +32,8 @@ Incremental loading:
 - `reporting` keeps the last loaded day in resource state and re-fetches the last
   `reporting_refetch_days` days each run (`reporting_days` on the first run).
 Records without their cursor value are loaded, counted and logged; they never move a cursor.
+When one load holds a key twice (a record edited while the run read it), `contacts`,
+`responses` and `response_answers` keep the version with the newest cursor (`NEWEST`).
 Rows read again (the lookback, forms, segments, reporting's re-fetch days) that an earlier run
 loaded unchanged are skipped with their child rows (sources/refiner/unchanged.py), so a run
 with nothing new writes only its account_usage snapshot.
@@ -128,6 +130,9 @@ TEXT = {"data_type": "text"}
 BIGINT = {"data_type": "bigint"}
 DOUBLE = {"data_type": "double"}
 DATE = {"data_type": "date"}
+NEWEST = {**TIMESTAMP, "dedup_sort": "desc"}
+"""A cursor column that decides which version a merge keeps when one load holds a key twice
+(a record edited while the run read it): the newest. Without it dlt keeps either."""
 
 # Declared defaults mark the cursor parameters for dlt; the source passes configured ones.
 _CONTACTS_CURSOR = dlt.sources.incremental[datetime]("last_seen_at")
@@ -272,6 +277,7 @@ def refiner(
     responses = dlt.resource(_responses, **_HINTS["responses"])(
         api, settings, run_stats, backfill, cursor=response_cursor
     )
+    responses.apply_hints(columns=_columns(**{cursor_path: NEWEST}))
     if settings.with_attributes:
         responses.apply_hints(columns=_columns(contact_attributes=JSON))
     return (
@@ -703,7 +709,7 @@ _HINTS: dict[str, dict[str, Any]] = {
         "name": "contacts",
         "primary_key": "uuid",
         "write_disposition": "merge",
-        "columns": _columns(attributes=JSON, account_attributes=JSON, last_seen_at=TIMESTAMP),
+        "columns": _columns(attributes=JSON, account_attributes=JSON, last_seen_at=NEWEST),
     },
     "forms": {
         "name": "forms",
@@ -780,7 +786,7 @@ _CHILD_HINTS: dict[str, dict[str, dict[str, Any]]] = {
         "response_answers": _child_of(
             "response_answers",
             ("response_uuid", "question_identifier", "position"),
-            answered_at=TIMESTAMP,
+            answered_at=NEWEST,
         ),
     },
     "account_usage": {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import orjson
@@ -103,6 +103,39 @@ def test_page_faults(api: httpx.Client, emulator: Emulator) -> None:
     assert all("last_seen_at" not in c for c in api.get("/contacts").json()["items"])
 
 
+def test_a_stale_copy_is_the_first_item_from_before_an_edit(
+    api: httpx.Client, emulator: Emulator
+) -> None:
+    fresh = api.get("/responses", params={"page_length": 2}).json()["items"]
+    emulator.faults.add("stale_copy", path="/responses")
+    stale, *rest = api.get("/responses", params={"page_length": 2}).json()["items"]
+    assert rest == fresh and stale["uuid"] == fresh[0]["uuid"]
+    assert _instant(stale["last_data_reception_at"]) == _instant(
+        fresh[0]["last_data_reception_at"]
+    ) - timedelta(hours=1)
+    assert stale["data"].keys() == fresh[0]["data"].keys()
+    for question, value in stale["data"].items():
+        answered = fresh[0]["data"][question]
+        assert value == (
+            ["before the edit"] * len(answered) if isinstance(answered, list) else "before the edit"
+        )
+
+    contact = api.get("/contacts", params={"page_length": 1}).json()["items"][0]
+    emulator.faults.add("stale_copy", path="/contacts", field="last_seen_at")
+    stale, fresh_contact = api.get("/contacts", params={"page_length": 1}).json()["items"]
+    assert fresh_contact == contact and stale["last_seen_at"].endswith("Z")
+    assert _instant(stale["last_seen_at"]) == _instant(contact["last_seen_at"]) - timedelta(hours=1)
+    assert stale["attributes"] and all(
+        value in ("before the edit", ["before the edit"] * len(value))
+        for value in stale["attributes"].values()
+    )
+
+
+def _instant(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def test_timestamp_styles(api: httpx.Client, emulator: Emulator) -> None:
     plain = api.get("/responses", params={"page_length": 3}).json()["items"]
     emulator.faults.add("timestamps", style="mixed", path="/responses")
@@ -159,6 +192,7 @@ def test_fault_kinds_are_documented() -> None:
         "empty_page",
         "repeat_cursor",
         "duplicate_items",
+        "stale_copy",
         "missing_field",
         "timestamps",
     }
