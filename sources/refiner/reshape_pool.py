@@ -28,6 +28,7 @@ from sources.refiner.reshape import (
     reshape_contacts,
     reshape_responses,
 )
+from sources.refiner.worker_start import start_worker
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
@@ -59,10 +60,6 @@ def decode_contacts(content: bytes) -> Decoded[ContactTables]:
 def _value(task: Callable[[bytes], Decoded[T]], content: bytes) -> T:
     """Runs in a worker: the reshaped tables only (the walk already has the pagination)."""
     return task(content)[0]
-
-
-def _worker_logging(level: int) -> None:
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
 class ReshapePool:
@@ -126,7 +123,7 @@ class ReshapePool:
             self._executor = ProcessPoolExecutor(
                 max_workers=self.processes,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=_worker_logging,
+                initializer=start_worker,
                 initargs=(logging.getLogger("sources.refiner").getEffectiveLevel(),),
             )
         return self._executor
