@@ -20,9 +20,12 @@ arrived) and a truncated body. The API key never appears in any of them.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:
+    # Annotations only: a reshape worker imports this module (through pagination.py) and
+    # never makes a request, so it does not pay for importing httpx (about 0.2 s).
+    import httpx
 
 BODY_PREVIEW_CHARS = 300
 REDACTED = "***"
