@@ -20,6 +20,7 @@ from emulator import api
 from emulator.errors import ApiError
 from emulator.faults import Decision, Rule
 from emulator.store import Store
+from emulator.timefmt import iso_z, parse_instant, plain
 
 JSON = "application/json"
 HTML = "text/html; charset=utf-8"
@@ -220,7 +221,8 @@ def _stale_copy(reply: api.Reply, rule: Rule) -> None:
     name = rule.field or "last_data_reception_at"
     stale = orjson.loads(orjson.dumps(fresh))
     if isinstance(fresh.get(name), str):
-        stale[name] = _hour_earlier(fresh[name])
+        earlier = parse_instant(fresh[name]) - 3600
+        stale[name] = iso_z(earlier) if fresh[name].endswith("Z") else plain(earlier)
     for nested in ("data", "attributes"):
         values = stale.get(nested)
         if isinstance(values, dict):
@@ -229,15 +231,6 @@ def _stale_copy(reply: api.Reply, rule: Rule) -> None:
                 for key, value in values.items()
             }
     items.insert(0, stale)
-
-
-def _hour_earlier(value: str) -> str:
-    """`value` one hour earlier, written in the same style (zone-less with a space, or `Z`)."""
-    zoned = value.endswith("Z")
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00")) - timedelta(hours=1)
-    if not zoned:
-        return moment.strftime("%Y-%m-%d %H:%M:%S")
-    return moment.replace(tzinfo=None).isoformat() + "Z"
 
 
 def _missing_field(reply: api.Reply, rule: Rule) -> None:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import httpx
 import orjson
 import pytest
 
 from emulator import FAULT_KINDS, Emulator
+from emulator.timefmt import parse_instant
+
+HOUR = 3600
 
 
 def test_status_rules_count_down(api: httpx.Client, emulator: Emulator) -> None:
@@ -110,9 +113,9 @@ def test_a_stale_copy_is_the_first_item_from_before_an_edit(
     emulator.faults.add("stale_copy", path="/responses")
     stale, *rest = api.get("/responses", params={"page_length": 2}).json()["items"]
     assert rest == fresh and stale["uuid"] == fresh[0]["uuid"]
-    assert _instant(stale["last_data_reception_at"]) == _instant(
-        fresh[0]["last_data_reception_at"]
-    ) - timedelta(hours=1)
+    assert parse_instant(stale["last_data_reception_at"]) == (
+        parse_instant(fresh[0]["last_data_reception_at"]) - HOUR
+    )
     assert stale["data"].keys() == fresh[0]["data"].keys()
     for question, value in stale["data"].items():
         answered = fresh[0]["data"][question]
@@ -124,16 +127,11 @@ def test_a_stale_copy_is_the_first_item_from_before_an_edit(
     emulator.faults.add("stale_copy", path="/contacts", field="last_seen_at")
     stale, fresh_contact = api.get("/contacts", params={"page_length": 1}).json()["items"]
     assert fresh_contact == contact and stale["last_seen_at"].endswith("Z")
-    assert _instant(stale["last_seen_at"]) == _instant(contact["last_seen_at"]) - timedelta(hours=1)
+    assert parse_instant(stale["last_seen_at"]) == parse_instant(contact["last_seen_at"]) - HOUR
     assert stale["attributes"] and all(
         value in ("before the edit", ["before the edit"] * len(value))
         for value in stale["attributes"].values()
     )
-
-
-def _instant(text: str) -> datetime:
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def test_timestamp_styles(api: httpx.Client, emulator: Emulator) -> None:
