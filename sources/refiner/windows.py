@@ -27,7 +27,8 @@ MIN_WINDOW: Final = timedelta(days=1)
 single request. Longer ranges are cut at UTC midnights, so no window is shorter than a day
 (unless the range ends inside one) and the same range always gives the same requests."""
 MIN_PAGES_PER_WINDOW: Final = 2
-"""A window is not split below this many pages of items: each window costs a request more."""
+"""A window is split only into halves of at least this many pages of items on average (it
+holds more than twice as many): each window costs a count request and a partly filled page."""
 PAGES_IN_FLIGHT_PER_WORKER: Final = 2
 
 _DONE = object()
@@ -57,9 +58,9 @@ def balanced_windows(
     `count(window)` is one small request answering how many items a window holds (Refiner's
     `items_count`), or None when the answer has no count. The range is bisected at UTC
     midnights while a window holds more than its share: `total` over `max_workers`, and at
-    least MIN_PAGES_PER_WINDOW pages. Sibling windows are counted concurrently (`max_workers`);
-    only the newer half of a split is counted and the older half is the difference. With
-    `total` None, or a range of at most MIN_WINDOW, it is one window.
+    least twice MIN_PAGES_PER_WINDOW pages. Sibling windows are counted concurrently
+    (`max_workers`); only the newer half of a split is counted and the older half is the
+    difference. With `total` None, or a range of at most MIN_WINDOW, it is one window.
 
     The share aims at one window per concurrent walk, not more: every window costs a count
     request and a partly filled last page, and under a request budget those are pages not
@@ -73,7 +74,7 @@ def balanced_windows(
     """
     if total is None or end - start <= MIN_WINDOW:
         return [(start, end)]
-    share = max(page_length * MIN_PAGES_PER_WINDOW, -(-total // max_workers))
+    share = max(2 * page_length * MIN_PAGES_PER_WINDOW, -(-total // max_workers))
     pending = [_Counted(start, end, total, probed=True)]
     final: list[_Counted] = []
     with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="refiner-count") as pool:

@@ -110,6 +110,14 @@ def test_no_count_or_short_range_gives_one_window() -> None:
     assert items.requests == []
 
 
+def test_a_range_of_a_few_pages_is_not_split() -> None:
+    """Halves of about one page each would cost a count request and a partly filled page
+    more than reading the range in one walk (an incremental run over just over a day)."""
+    items = Items(recent(2 * PAGE * MIN_PAGES_PER_WINDOW, days=2))
+    assert plan(items) == [(START, END)]
+    assert items.requests == []
+
+
 def test_an_empty_range_keeps_its_newest_window() -> None:
     items = Items([])
     assert plan(items) == [(START, END)]
