@@ -3,7 +3,11 @@ change, a change back, and rows the next lookback will not read again are handle
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -71,6 +75,45 @@ def test_a_second_read_of_unchanged_rows_drops_them_with_their_children() -> Non
     assert len(first["contact_attributes"]) == 3
 
     assert _run(state, contacts, attributes) == {"contacts": set(), "contact_attributes": set()}
+
+
+def test_the_order_rows_arrive_in_does_not_matter() -> None:
+    state: dict[str, Any] = {}
+    contacts = _contacts(("a", NOW, "a@x"), ("b", NOW, "b@x"))
+    attributes = _attributes(("a", "plan", "pro"), ("a", "seats", "3"), ("b", "plan", "free"))
+    _run(state, contacts, attributes)
+
+    reordered = _run(state, contacts.take([1, 0]), attributes.take([2, 1, 0]))
+    assert reordered == {"contacts": set(), "contact_attributes": set()}
+
+
+def test_fingerprints_saved_by_one_process_match_in_the_next() -> None:
+    """Each run is a new process: the fingerprints must not depend on it (a per-process hash
+    seed would reload every re-read row on every run)."""
+    script = (
+        "import json, sys\n"
+        "from tests.source.test_unchanged import _attributes, _contacts, _run, NOW\n"
+        "state = json.loads(sys.stdin.read())\n"
+        "contacts = _contacts(('a', NOW, 'a@x'), ('b', NOW, 'b@x'))\n"
+        "attributes = _attributes(('a', 'plan', 'pro'), ('b', 'plan', 'free'))\n"
+        "kept = _run(state, contacts, attributes)\n"
+        "print(json.dumps({'kept': sorted(kept['contacts']), 'state': state}))\n"
+    )
+
+    def run_in_new_process(state: dict[str, Any]) -> dict[str, Any]:
+        done = subprocess.run(
+            [sys.executable, "-c", script],
+            input=json.dumps(state),
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).parents[2],
+        )
+        return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+    first = run_in_new_process({})
+    assert first["kept"] == ["a", "b"]
+    assert run_in_new_process(first["state"])["kept"] == []
 
 
 def test_a_changed_child_row_reloads_the_parent_and_all_its_children() -> None:
