@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,27 @@ def test_fingerprints_saved_by_one_process_match_in_the_next() -> None:
     first = run_in_new_process({})
     assert first["kept"] == ["a", "b"]
     assert run_in_new_process(first["state"])["kept"] == []
+
+
+def test_resources_fingerprinting_on_threads_at_once_do_not_meet() -> None:
+    """dlt extracts contacts and responses on different threads, each with its own LoadedRows
+    over one shared in-memory DuckDB; each must see only its own tables."""
+    batches = [
+        (
+            _contacts(*((f"{n}-{i}", NOW, f"{i}@x") for i in range(200))),
+            _attributes(*((f"{n}-{i}", "plan", str(n)) for i in range(200))),
+        )
+        for n in range(8)
+    ]
+
+    def second_read(batch: tuple[pa.Table, pa.Table]) -> dict[str, set[Any]]:
+        state: dict[str, Any] = {}
+        _run(state, *batch)
+        return _run(state, *batch)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        kept = list(pool.map(second_read, batches * 4))
+    assert kept == [{"contacts": set(), "contact_attributes": set()}] * len(kept)
 
 
 def test_a_changed_child_row_reloads_the_parent_and_all_its_children() -> None:
