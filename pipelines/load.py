@@ -26,12 +26,13 @@ apply reconcile deletions, and count what this load wrote, in the destination it
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence, Set
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -242,7 +243,7 @@ def _duckdb_credentials(location: str) -> Any:
     return credentials
 
 
-@contextmanager
+@contextlib.contextmanager
 def _run_lock(pipeline_name: str, pipelines_dir: str | Path | None) -> Iterator[None]:
     """Hold an exclusive lock on `pipeline_name` for one run; refuse at once if it is held.
 
@@ -274,9 +275,42 @@ def _pipeline(
 
     _quiet_expected_notices()
     options: dict[str, Any] = {"pipelines_dir": str(pipelines_dir)} if pipelines_dir else {}
-    return dlt.pipeline(
+    pipeline = dlt.pipeline(
         pipeline_name=pipeline_name, destination=target, dataset_name=dataset, **options
     )
+    if pipeline.destination.destination_type.endswith(".duckdb"):
+        _hold_connection_during_load(pipeline)
+    return pipeline
+
+
+def _hold_connection_during_load(pipeline: Pipeline) -> None:
+    """Keep one connection to the DuckDB file open through each load step of `pipeline`.
+
+    dlt's load jobs borrow connections from one pool, which closes the file when the last job
+    returns its connection, and DuckDB checkpoints on that close. That came before dlt
+    truncated the staging tables (`truncate_staging_dataset` in .dlt/config.toml), so the
+    checkpoint also wrote the staging copy of every row: 1.6 to 1.8 s on a first load of 100k
+    responses. Held open, the file is checkpointed once, after the truncation: about 0.85 s.
+    The connection is taken when the load step starts, not before, so the file stays free
+    while the run extracts. When it cannot be taken, the load step runs as before and reports
+    the warehouse's error itself."""
+    from dlt.common.destination.exceptions import DestinationTransientException
+
+    load = pipeline.load
+
+    @functools.wraps(load)
+    def load_holding_connection(*args: Any, **kwargs: Any) -> Any:
+        held = pipeline.sql_client()
+        try:
+            held.open_connection()
+        except DestinationTransientException:
+            return load(*args, **kwargs)
+        try:
+            return load(*args, **kwargs)
+        finally:
+            held.close_connection()
+
+    pipeline.load = load_holding_connection  # type: ignore[method-assign]
 
 
 def _credentials_identity(destination: str) -> str:

@@ -72,6 +72,26 @@ def test_every_load_id_has_a_completed_load(loaded: Loaded) -> None:
     assert_load_ids_completed(loaded.warehouse)
 
 
+def test_the_staging_dataset_keeps_no_rows_after_the_load(loaded: Loaded) -> None:
+    """Merged rows leave staging (`truncate_staging_dataset`): the warehouse holds no second
+    copy of the last load. (dlt's own `_dlt_version` there records the staging schema.)"""
+    staging = f"{loaded.warehouse.dataset}_staging"
+    tables = [
+        row[0]
+        for row in loaded.warehouse.query(
+            f"select table_name from information_schema.tables where table_schema = '{staging}'"
+        )
+    ]
+    assert {"responses", "response_answers", "contacts", "contact_attributes"} <= set(tables)
+    left = {
+        table: n
+        for table in tables
+        if not table.startswith("_dlt")
+        and (n := loaded.warehouse.query(f'select count(*) from "{staging}"."{table}"')[0][0])
+    }
+    assert not left, f"rows left in {staging}: {left}"
+
+
 def test_timestamp_columns_are_timezone_aware(loaded: Loaded) -> None:
     for table, names in TIMESTAMP_COLUMNS.items():
         types = loaded.warehouse.columns(table)
