@@ -26,13 +26,13 @@ apply reconcile deletions, and count what this load wrote, in the destination it
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence, Set
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -243,7 +243,7 @@ def _duckdb_credentials(location: str) -> Any:
     return credentials
 
 
-@contextlib.contextmanager
+@contextmanager
 def _run_lock(pipeline_name: str, pipelines_dir: str | Path | None) -> Iterator[None]:
     """Hold an exclusive lock on `pipeline_name` for one run; refuse at once if it is held.
 
