@@ -279,18 +279,20 @@ def _pipeline(
         pipeline_name=pipeline_name, destination=target, dataset_name=dataset, **options
     )
     if pipeline.destination.destination_type.endswith(".duckdb"):
-        _hold_connection_during_load(pipeline)
+        _prepare_duckdb_load_steps(pipeline)
     return pipeline
 
 
-def _hold_connection_during_load(pipeline: Pipeline) -> None:
-    """Keep one connection to the DuckDB file open through each load step of `pipeline`.
+def _prepare_duckdb_load_steps(pipeline: Pipeline) -> None:
+    """Start each load step of `pipeline` with freed memory returned and one connection held.
 
-    dlt's load jobs borrow connections from one pool, which closes the file when the last job
-    returns its connection, and DuckDB checkpoints on that close. That came before dlt
-    truncated the staging tables (`truncate_staging_dataset` in .dlt/config.toml), so the
-    checkpoint also wrote the staging copy of every row: 1.6 to 1.8 s on a first load of 100k
-    responses. Held open, the file is checkpointed once, after the truncation: about 0.85 s.
+    Memory: see `_release_freed_memory`.
+
+    Connection: dlt's load jobs borrow connections from one pool, which closes the file when
+    the last job returns its connection, and DuckDB checkpoints on that close. That came
+    before dlt truncated the staging tables (`truncate_staging_dataset` in .dlt/config.toml),
+    so the checkpoint also wrote the staging copy of every row: 1.6 to 1.8 s on a first load
+    of 100k responses. Held open, the file is checkpointed once, after the truncation: about 0.85 s.
     The connection is taken when the load step starts, not before, so the file stays free
     while the run extracts. When it cannot be taken, the load step runs as before and reports
     the warehouse's error itself."""
@@ -300,6 +302,7 @@ def _hold_connection_during_load(pipeline: Pipeline) -> None:
 
     @functools.wraps(load)
     def load_holding_connection(*args: Any, **kwargs: Any) -> Any:
+        _release_freed_memory()
         held = pipeline.sql_client()
         try:
             held.open_connection()
@@ -311,6 +314,26 @@ def _hold_connection_during_load(pipeline: Pipeline) -> None:
             held.close_connection()
 
     pipeline.load = load_holding_connection  # type: ignore[method-assign]
+
+
+def _release_freed_memory() -> None:
+    """Return to the system the memory that the extract step freed but its allocators kept.
+
+    pyarrow's memory pool (mimalloc) and glibc's malloc keep freed pages for reuse, and DuckDB
+    allocates through its own allocator, so those pages would sit beside DuckDB's up to its
+    memory limit. In a first load of 1M responses the load step started at 418-476 MB and
+    then 336 MB, and the run's peak fell from 936 to 878 MB. malloc_trim exists only in glibc;
+    elsewhere only pyarrow's pool is released."""
+    import ctypes
+    import sys
+
+    import pyarrow
+
+    pyarrow.default_memory_pool().release_unused()
+    if sys.platform.startswith("linux"):
+        trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
+        if trim is not None:
+            trim(0)
 
 
 def _credentials_identity(destination: str) -> str:
