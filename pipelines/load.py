@@ -292,16 +292,16 @@ def _prepare_duckdb_load_steps(pipeline: Pipeline) -> None:
     the last job returns its connection, and DuckDB checkpoints on that close. That came
     before dlt truncated the staging tables (`truncate_staging_dataset` in .dlt/config.toml),
     so the checkpoint also wrote the staging copy of every row: 1.6 to 1.8 s on a first load
-    of 100k responses. Held open, the file is checkpointed once, after the truncation: about 0.85 s.
-    The connection is taken when the load step starts, not before, so the file stays free
-    while the run extracts. When it cannot be taken, the load step runs as before and reports
-    the warehouse's error itself."""
+    of 100k responses. Held open, the file is checkpointed once, after the truncation: about
+    0.85 s. The connection is taken when the load step starts, not before, so the file stays
+    free while the run extracts. When it cannot be taken, the load step runs as before and
+    reports the warehouse's error itself."""
     from dlt.common.destination.exceptions import DestinationTransientException
 
     load = pipeline.load
 
     @functools.wraps(load)
-    def load_holding_connection(*args: Any, **kwargs: Any) -> Any:
+    def prepared_load(*args: Any, **kwargs: Any) -> Any:
         _release_freed_memory()
         held = pipeline.sql_client()
         try:
@@ -313,7 +313,7 @@ def _prepare_duckdb_load_steps(pipeline: Pipeline) -> None:
         finally:
             held.close_connection()
 
-    pipeline.load = load_holding_connection  # type: ignore[method-assign]
+    pipeline.load = prepared_load  # type: ignore[method-assign]
 
 
 def _release_freed_memory() -> None:
