@@ -39,17 +39,20 @@ def test_freed_arrow_buffers_are_handed_back() -> None:
 def test_each_duckdb_load_step_starts_by_handing_memory_back(
     load_emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    warehouse = duckdb_warehouse(tmp_path)
     release = pipelines.load._release_freed_memory
-    calls: list[None] = []
+    tables_at_release: list[set[str]] = []
 
-    def counted() -> None:
-        calls.append(None)
+    def observed() -> None:
+        tables_at_release.append(warehouse.tables())
+        warehouse.close()
         release()
 
-    monkeypatch.setattr(pipelines.load, "_release_freed_memory", counted)
-    warehouse = duckdb_warehouse(tmp_path)
+    monkeypatch.setattr(pipelines.load, "_release_freed_memory", observed)
 
     load(load_emulator, warehouse, tmp_path / "pipelines")
-    assert len(calls) == 1
+    assert len(tables_at_release) == 1
+    assert "responses" not in tables_at_release[0], "memory was released after the load step"
+    assert "responses" in warehouse.tables()
     load(load_emulator, warehouse, tmp_path / "pipelines")
-    assert len(calls) == 2
+    assert len(tables_at_release) == 2
