@@ -16,8 +16,10 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from functools import partial
 from typing import Any, Final, TypeVar
 
@@ -36,12 +38,13 @@ logger = logging.getLogger(__name__)
 Decoded = tuple[T, dict[str, Any], int]
 """What a page decoder returns: the reshaped tables, the page's `pagination`, its item count."""
 
-MAX_PROCESSES: Final = 4
+MAX_PROCESSES: Final = 8
 
 
 def default_processes() -> int:
-    """Worker processes for one pool: one core is left to the extracting process."""
-    return max(1, min(MAX_PROCESSES, (os.cpu_count() or 2) - 1))
+    """Worker processes of the pool that contacts and responses share: for each of the two,
+    one per core that the extracting process leaves (2 on a 2-core machine, at most 8)."""
+    return max(2, min(MAX_PROCESSES, 2 * ((os.cpu_count() or 2) - 1)))
 
 
 def decode_responses(content: bytes, *, with_attributes: bool) -> Decoded[ResponseTables]:
@@ -63,17 +66,40 @@ def _value(task: Callable[[bytes], Decoded[T]], content: bytes) -> T:
 
 
 class ReshapePool:
-    """A lazily started pool of worker processes running page decoders.
+    """A lazily started pool of worker processes running page decoders, shared by the walks of
+    one run.
 
     `decoder(...)` returns a callable for `RefinerClient.iter_decoded_pages` whose values are
     Futures; a page sent to a worker travels as bytes, and its Future raises what the decoder
-    raised. Processes start on the first page sent to them. Use as a context manager: leaving
-    it stops them (pages still pending are dropped).
+    raised. Processes start on the first page sent to them. Each resource uses the pool inside
+    `lease()`; when the last lease ends, the processes stop (pages still pending are dropped).
+    Sharing one pool lets the workers that finish contacts' pages take responses' pages; with a
+    pool per resource, the last 1.5 s of a first load's extract ran on one worker. 100k
+    responses, 8 interleaved pairs at zero latency: run_load 11.16 -> 10.05 s (extract faster
+    in all 8); at 100 ms and 60 requests/s, 3 pairs: 12.46 -> 10.60 s.
     """
 
     def __init__(self, processes: int) -> None:
         self.processes = max(1, processes)
         self._executor: ProcessPoolExecutor | None = None
+        self._leases = 0
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def lease(self) -> Iterator[ReshapePool]:
+        """Use the pool for one resource's walks; the last lease to end stops the workers."""
+        with self._lock:
+            self._leases += 1
+        try:
+            yield self
+        finally:
+            with self._lock:
+                self._leases -= 1
+                idle = self._executor if self._leases == 0 else None
+                if idle is not None:
+                    self._executor = None
+            if idle is not None:
+                idle.shutdown(wait=True, cancel_futures=True)
 
     def decoder(
         self,
@@ -118,24 +144,13 @@ class ReshapePool:
         return decode
 
     def _start(self) -> ProcessPoolExecutor:
-        if self._executor is None:
-            logger.info("Parsing pages in %d worker processes", self.processes)
-            self._executor = ProcessPoolExecutor(
-                max_workers=self.processes,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=start_worker,
-                initargs=(logging.getLogger("sources.refiner").getEffectiveLevel(),),
-            )
-        return self._executor
-
-    def close(self) -> None:
-        """Stop the workers (pending pages are dropped)."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
-
-    def __enter__(self) -> ReshapePool:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
+        with self._lock:
+            if self._executor is None:
+                logger.info("Parsing pages in %d worker processes", self.processes)
+                self._executor = ProcessPoolExecutor(
+                    max_workers=self.processes,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=start_worker,
+                    initargs=(logging.getLogger("sources.refiner").getEffectiveLevel(),),
+                )
+            return self._executor

@@ -210,10 +210,10 @@ def refiner(
     Settings come from `[sources.refiner]` in .dlt/config.toml (or SOURCES__REFINER__* env
     vars); the key from .dlt/secrets.toml or SOURCES__REFINER__API_KEY. `reconcile` makes
     `contacts` a full sweep. A walk over at least `reshape_in_processes_from` responses or
-    contacts parses its pages in `reshape_processes` worker processes per resource (0: one
-    per core but one), see sources/refiner/reshape_pool.py. `responses_since` and
-    `responses_until` load one backfill window of responses without touching the responses
-    cursor; when it is done, source state `backfill` records
+    contacts parses its pages in a pool of `reshape_processes` worker processes that contacts
+    and responses share (0: two per core but one, see sources/refiner/reshape_pool.py).
+    `responses_since` and `responses_until` load one backfill window of responses without
+    touching the responses cursor; when it is done, source state `backfill` records
     `{"since": backfill_since, "through": responses_until}` (committed with the window's data).
     `client` (a RefinerClient) and `stats` (a RunStats) let a caller share the HTTP client and
     read counts after the run. Raises ValidationError for a bad setting.
@@ -240,6 +240,7 @@ def refiner(
         max_connections=max(16, 2 * settings.max_workers),
     )
     run_stats = stats if isinstance(stats, RunStats) else RunStats()
+    pool = ReshapePool(settings.reshape_processes)
     lag = settings.lookback.total_seconds()
     cursor_path = _CURSOR_BY_INCLUDE.get(settings.include, "last_data_reception_at")
     if responses_since is not None:
@@ -259,12 +260,13 @@ def refiner(
             primary_key=(),
         )
     if reconcile:
-        contacts = dlt.resource(_all_contacts, **_HINTS["contacts"])(api, settings, run_stats)
+        contacts = dlt.resource(_all_contacts, **_HINTS["contacts"])(api, settings, run_stats, pool)
     else:
         contacts = dlt.resource(_contacts, **_HINTS["contacts"])(
             api,
             settings,
             run_stats,
+            pool,
             last_seen_at=dlt.sources.incremental[datetime](
                 "last_seen_at", lag=lag, on_cursor_value_missing="include", primary_key=()
             ),
@@ -275,7 +277,7 @@ def refiner(
         else None
     )
     responses = dlt.resource(_responses, **_HINTS["responses"])(
-        api, settings, run_stats, backfill, cursor=response_cursor
+        api, settings, run_stats, pool, backfill, cursor=response_cursor
     )
     responses.apply_hints(columns=_columns(**{cursor_path: NEWEST}))
     if settings.with_attributes:
@@ -296,6 +298,7 @@ def _contacts(
     client: RefinerClient,
     settings: _Settings,
     stats: RunStats,
+    pool: ReshapePool,
     last_seen_at: Incremental[datetime] = _CONTACTS_CURSOR,
 ) -> Iterator[Any]:
     """Contacts newest `last_seen_at` first, with their attributes and segments.
@@ -304,25 +307,28 @@ def _contacts(
     Contacts that an earlier run loaded unchanged are skipped (sources/refiner/unchanged.py).
     """
     loaded = _loaded_rows("contacts", "last_seen_at", settings.lookback)
-    yield from _contact_pages(client, settings, stats, last_seen_at.start_value, loaded)
+    yield from _contact_pages(client, settings, stats, pool, last_seen_at.start_value, loaded)
     loaded.save()
 
 
-def _all_contacts(client: RefinerClient, settings: _Settings, stats: RunStats) -> Iterator[Any]:
+def _all_contacts(
+    client: RefinerClient, settings: _Settings, stats: RunStats, pool: ReshapePool
+) -> Iterator[Any]:
     """Every contact (the --reconcile sweep), each loaded again; the contacts cursor is left
     as it is."""
-    yield from _contact_pages(client, settings, stats, None, None)
+    yield from _contact_pages(client, settings, stats, pool, None, None)
 
 
 def _contact_pages(
     client: RefinerClient,
     settings: _Settings,
     stats: RunStats,
+    pool: ReshapePool,
     floor: datetime | None,
     loaded: LoadedRows | None,
 ) -> Iterator[Any]:
     batch = _Batch("contacts", loaded)
-    with ReshapePool(settings.reshape_processes) as pool:
+    with pool.lease():
         decode = pool.decoder(
             decode_contacts,
             min_items=settings.reshape_in_processes_from,
@@ -372,6 +378,7 @@ def _responses(
     client: RefinerClient,
     settings: _Settings,
     stats: RunStats,
+    pool: ReshapePool,
     backfill: dict[str, str] | None,
     cursor: Incremental[datetime] = _RESPONSES_CURSOR,
 ) -> Iterator[Any]:
@@ -421,7 +428,7 @@ def _responses(
     )
     loaded = None if backfill else _loaded_rows("responses", cursor.cursor_path, settings.lookback)
     batch = _Batch("responses", loaded)
-    with ReshapePool(settings.reshape_processes) as pool:
+    with pool.lease():
 
         def walk(window: Window, newest: bool) -> Callable[[], Iterator[Future[ResponseTables]]]:
             params = bounds(window, open_end=newest and end is None)

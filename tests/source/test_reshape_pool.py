@@ -41,7 +41,7 @@ def test_a_walk_that_stops_early_counts_the_items_it_read_not_items_count(
 ) -> None:
     """Contacts read down to the cursor: a million contacts in the account, but the first
     pages of the walk stay in the thread until the walk itself has read `min_items`."""
-    with ReshapePool(1) as pool:
+    with ReshapePool(1).lease() as pool:
         decode = pool.decoder(decode_contacts, min_items=4, stops_early=True)
         first = decode(_page(0, items_count=1_000_000))
         decode(_page(2, items_count=1_000_000))
@@ -57,7 +57,7 @@ def test_a_walk_that_stops_early_counts_the_items_it_read_not_items_count(
 def test_a_whole_walk_goes_to_processes_after_a_first_page_with_a_large_items_count(
     caplog_info: pytest.LogCaptureFixture,
 ) -> None:
-    with ReshapePool(1) as pool:
+    with ReshapePool(1).lease() as pool:
         decode = pool.decoder(decode_contacts, min_items=4)
         decode(_page(0, items_count=1_000_000))
         assert not _started(caplog_info)
@@ -69,7 +69,7 @@ def test_a_whole_walk_goes_to_processes_after_a_first_page_with_a_large_items_co
 def test_a_malformed_page_meant_for_a_worker_fails_in_the_walk() -> None:
     """The fetching thread checks the envelope itself, so the client retries the page as it
     retries any malformed page, instead of a worker failing later."""
-    with ReshapePool(1) as pool:
+    with ReshapePool(1).lease() as pool:
         decode = pool.decoder(decode_contacts, min_items=1)
         decode(_page(0, items_count=1_000_000))
         with pytest.raises(MalformedBodyError, match="not JSON"):
@@ -77,11 +77,32 @@ def test_a_malformed_page_meant_for_a_worker_fails_in_the_walk() -> None:
 
 
 def test_a_small_walk_never_starts_a_process(caplog_info: pytest.LogCaptureFixture) -> None:
-    with ReshapePool(1) as pool:
+    with ReshapePool(1).lease() as pool:
         decode = pool.decoder(decode_contacts, min_items=4)
         for first in (0, 2, 4):
             decode(_page(first, items_count=3))
     assert not _started(caplog_info)
+
+
+def test_workers_stop_when_the_last_lease_ends(caplog_info: pytest.LogCaptureFixture) -> None:
+    """Contacts and responses share one pool: the resource that finishes first must not stop
+    the workers the other still uses."""
+    pool = ReshapePool(1)
+
+    def send(first: int) -> list[str]:
+        decode = pool.decoder(decode_contacts, min_items=1, total=10)
+        return list(decode(_page(first, items_count=10))[0].result().contacts["uuid"].to_pylist())
+
+    with pool.lease():
+        with pool.lease():
+            assert send(0) == ["c0", "c1"]
+        assert send(2) == ["c2", "c3"]
+        started = [r for r in caplog_info.records if STARTED in r.getMessage()]
+        assert len(started) == 1, "the workers stopped while a lease was still open"
+    with pool.lease():
+        assert send(4) == ["c4", "c5"]
+    started = [r for r in caplog_info.records if STARTED in r.getMessage()]
+    assert len(started) == 2, "the workers outlived the last lease"
 
 
 def _loaded(module: str) -> bool:
