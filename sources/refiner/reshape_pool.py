@@ -93,11 +93,11 @@ class ReshapePool:
         try:
             yield self
         finally:
+            idle = None
             with self._lock:
                 self._leases -= 1
-                idle = self._executor if self._leases == 0 else None
-                if idle is not None:
-                    self._executor = None
+                if self._leases == 0:
+                    idle, self._executor = self._executor, None
             if idle is not None:
                 idle.shutdown(wait=True, cancel_futures=True)
 

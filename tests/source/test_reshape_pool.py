@@ -26,8 +26,12 @@ def _page(first: int, *, items_count: int) -> bytes:
     return orjson.dumps({"items": items, "pagination": pagination})
 
 
+def _starts(caplog: pytest.LogCaptureFixture) -> int:
+    return sum(STARTED in record.getMessage() for record in caplog.records)
+
+
 def _started(caplog: pytest.LogCaptureFixture) -> bool:
-    return any(STARTED in record.getMessage() for record in caplog.records)
+    return _starts(caplog) > 0
 
 
 @pytest.fixture
@@ -97,12 +101,10 @@ def test_workers_stop_when_the_last_lease_ends(caplog_info: pytest.LogCaptureFix
         with pool.lease():
             assert send(0) == ["c0", "c1"]
         assert send(2) == ["c2", "c3"]
-        started = [r for r in caplog_info.records if STARTED in r.getMessage()]
-        assert len(started) == 1, "the workers stopped while a lease was still open"
+        assert _starts(caplog_info) == 1, "the workers stopped while a lease was still open"
     with pool.lease():
         assert send(4) == ["c4", "c5"]
-    started = [r for r in caplog_info.records if STARTED in r.getMessage()]
-    assert len(started) == 2, "the workers outlived the last lease"
+    assert _starts(caplog_info) == 2, "the workers outlived the last lease"
 
 
 def _loaded(module: str) -> bool:
