@@ -3,7 +3,8 @@
 Prints one JSON line with `base_url` and `api_key` once the server listens. Then reads JSON
 commands, one per line, and answers each with one JSON line:
 `{"op": "faults", "latency_ms": 100, "rate_limit_per_second": 60}` (0 / null switch them off),
-`{"op": "clear_log"}`, `{"op": "requests"}` (every logged request: method, path, status, at).
+`{"op": "clear_log"}`, `{"op": "requests"}` (every logged request: method, path, status, at),
+`{"op": "rendered"}` (pages rendered so far: the page cache's misses).
 End of stdin stops the server.
 """
 
@@ -34,6 +35,8 @@ def _handle(emulator: Emulator, command: dict[str, Any]) -> Any:
             {"method": e.method, "path": e.path, "status": e.status, "at": e.at}
             for e in list(emulator.request_log)
         ]
+    if op == "rendered":
+        return emulator.store.pages.misses
     raise ValueError(f"unknown command {op!r}")
 
 

@@ -2,7 +2,7 @@
 
 `EmulatorProcess` starts `python -m benchmarks.emulator_host` with a seed, reads the base URL it
 prints, and drives it with one-line JSON commands on its stdin: faults (latency, token-bucket
-rate limit) and the request log.
+rate limit), the request log and the count of rendered pages.
 """
 
 from __future__ import annotations
@@ -92,6 +92,11 @@ class EmulatorProcess:
         assert self._proc is not None
         fields = Path(f"/proc/{self._proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def rendered_pages(self) -> int:
+        """Pages the emulator has rendered so far (its page cache's misses); a page served
+        from the cache was rendered earlier and costs the server almost nothing."""
+        return int(self._call("rendered"))
 
     def set_faults(self, *, latency_seconds: float = 0.0, rate_per_second: float = 0.0) -> None:
         """Fixed latency on every request and a token-bucket limit of one second's burst

@@ -22,12 +22,17 @@ class Figure:
     process_seconds: list[float] = field(default_factory=list)
     peak_rss_mb: list[float] = field(default_factory=list)
     server_cpu_seconds: list[float] = field(default_factory=list)
+    server_rendered_pages: list[int] = field(default_factory=list)
     extra: list[dict[str, Any]] = field(default_factory=list)
 
-    def add(self, result: ChildResult, server_cpu_seconds: float = 0.0) -> None:
-        """Record one run: the child's own timing, its process wall time and peak memory, and
-        the CPU time the emulator spent serving it (it shares the machine's cores)."""
+    def add(
+        self, result: ChildResult, server_cpu_seconds: float = 0.0, rendered_pages: int = 0
+    ) -> None:
+        """Record one run: the child's own timing, its process wall time and peak memory, the
+        CPU time the emulator spent serving it (it shares the machine's cores) and the pages
+        it rendered for it rather than served from its cache."""
         self.server_cpu_seconds.append(server_cpu_seconds)
+        self.server_rendered_pages.append(rendered_pages)
         self.seconds.append(float(result.report["seconds"]))
         self.process_seconds.append(result.wall_seconds)
         self.peak_rss_mb.append(result.peak_rss_mb)
@@ -55,6 +60,7 @@ class Figure:
             "process_seconds": [round(s, 3) for s in self.process_seconds],
             "peak_rss_mb": [round(m, 1) for m in self.peak_rss_mb],
             "server_cpu_seconds": [round(s, 2) for s in self.server_cpu_seconds],
+            "server_rendered_pages": self.server_rendered_pages,
             "max_peak_rss_mb": round(max(self.peak_rss_mb), 1) if self.peak_rss_mb else None,
             "reports": self.extra,
         }
