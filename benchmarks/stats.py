@@ -21,16 +21,19 @@ class Figure:
     seconds: list[float] = field(default_factory=list)
     process_seconds: list[float] = field(default_factory=list)
     peak_rss_mb: list[float] = field(default_factory=list)
-    server_cpu_seconds: list[float] = field(default_factory=list)
-    server_rendered_pages: list[int] = field(default_factory=list)
+    server_cpu_seconds: list[float | None] = field(default_factory=list)
+    server_rendered_pages: list[int | None] = field(default_factory=list)
     extra: list[dict[str, Any]] = field(default_factory=list)
 
     def add(
-        self, result: ChildResult, server_cpu_seconds: float = 0.0, rendered_pages: int = 0
+        self,
+        result: ChildResult,
+        server_cpu_seconds: float | None = None,
+        rendered_pages: int | None = None,
     ) -> None:
         """Record one run: the child's own timing, its process wall time and peak memory, the
         CPU time the emulator spent serving it (it shares the machine's cores) and the pages
-        it rendered for it rather than served from its cache."""
+        it rendered for it rather than served from its cache; None where not observed."""
         self.server_cpu_seconds.append(server_cpu_seconds)
         self.server_rendered_pages.append(rendered_pages)
         self.seconds.append(float(result.report["seconds"]))
@@ -59,7 +62,9 @@ class Figure:
             "responses_per_second": round(self.responses_per_second, 1),
             "process_seconds": [round(s, 3) for s in self.process_seconds],
             "peak_rss_mb": [round(m, 1) for m in self.peak_rss_mb],
-            "server_cpu_seconds": [round(s, 2) for s in self.server_cpu_seconds],
+            "server_cpu_seconds": [
+                None if s is None else round(s, 2) for s in self.server_cpu_seconds
+            ],
             "server_rendered_pages": self.server_rendered_pages,
             "max_peak_rss_mb": round(max(self.peak_rss_mb), 1) if self.peak_rss_mb else None,
             "reports": self.extra,
