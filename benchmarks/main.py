@@ -1,10 +1,11 @@
 """`benchmarks/run`: refiner-dlt against physical limits and peer connectors (issue 5 §3).
 
 For each dataset size an emulator is started in its own process and every page is prefetched
-once (which also warms the emulator's page cache). Then, round after round, every contender runs
-once in a fresh interpreter against a fresh DuckDB file: the limits (L_parse, L_sink, L_http),
-the peers (`naive`, `dlt-default`) and refiner-dlt. Interleaving the rounds puts each figure in
-the same run as its references; each figure is the median of the rounds.
+once; naive, refiner-dlt and refiner-dlt-all then run once each, outside the figures, so that
+every round reads pages the emulator has already rendered. Then, round after round, every
+contender runs once in a fresh interpreter against a fresh DuckDB file: the limits (L_parse,
+L_sink, L_http), the peers (`naive`, `dlt-default`) and refiner-dlt. Interleaving the rounds
+puts each figure in the same run as its references; each figure is the median of the rounds.
 
 The suites after that reuse the same emulator: the incremental no-op run, the run under latency
 and a rate limit, peak memory, and the reverse sync. Targets are evaluated in `benchmarks.targets`.
