@@ -150,7 +150,7 @@ def _measure(
 def _rounds(
     size: int, emu: EmulatorProcess, directory: Path, args: argparse.Namespace
 ) -> dict[str, Any]:
-    """Prefetch, then `args.runs` interleaved rounds of every contender."""
+    """Prefetch, warm up, then `args.runs` interleaved rounds of every contender."""
     data = prefetch(emu.base_url, emu.api_key, directory / "data")
     _log(f"prefetched {data.counts} in {data.pages} pages ({data.bytes / 2**20:.0f} MB)")
     names = _contenders(size, args)
@@ -166,6 +166,7 @@ def _rounds(
             _log(f"warm-up: {name} (renders its pages into the emulator's page cache)")
             warm_up[name] = Figure(name, data.responses)
             _measure(warm_up[name], name, emu, data, directory / "warmup" / name)
+            shutil.rmtree(directory / "warmup" / name, ignore_errors=True)
     for round_number in range(args.runs):
         _log(f"round {round_number + 1}/{args.runs}")
         for name in names:
