@@ -165,8 +165,9 @@ def _rounds(
         if name in names:
             _log(f"warm-up: {name} (renders its pages into the emulator's page cache)")
             warm_up[name] = Figure(name, data.responses)
-            _measure(warm_up[name], name, emu, data, directory / "warmup" / name)
-            shutil.rmtree(directory / "warmup" / name, ignore_errors=True)
+            scratch = directory / "warmup" / name
+            _measure(warm_up[name], name, emu, data, scratch)
+            shutil.rmtree(scratch, ignore_errors=True)
     for round_number in range(args.runs):
         _log(f"round {round_number + 1}/{args.runs}")
         for name in names:

@@ -95,7 +95,7 @@ def test_workers_stop_when_the_last_lease_ends(caplog_info: pytest.LogCaptureFix
 
     def send(first: int) -> list[str]:
         decode = pool.decoder(decode_contacts, min_items=1, total=10)
-        return list(decode(_page(first, items_count=10))[0].result().contacts["uuid"].to_pylist())
+        return decode(_page(first, items_count=10))[0].result().contacts["uuid"].to_pylist()
 
     with pool.lease():
         with pool.lease():
