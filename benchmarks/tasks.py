@@ -230,7 +230,7 @@ def refiner_load(config: dict[str, Any]) -> dict[str, Any]:
 
     if config.get("requests_per_minute"):
         os.environ["SOURCES__REFINER__REQUESTS_PER_MINUTE"] = str(config["requests_per_minute"])
-    from pipelines.load import run_load
+    from pipelines.load.run import run_load
 
     importlib.import_module("sources.refiner.source")
 
@@ -266,7 +266,7 @@ def _step_seconds(pipeline_name: str, pipelines_dir: str) -> dict[str, float]:
 
 
 def _trait_sync(config: dict[str, Any]) -> tuple[Any, Any, Any]:
-    from pipelines.reverse_sync import SyncInput, TraitOptions, WarehouseTarget
+    from pipelines.sync.reverse import SyncInput, TraitOptions, WarehouseTarget
 
     target = WarehouseTarget("duckdb", config["database"], config["dataset"])
     source = SyncInput(table=f"{config['schema']}.{config['table']}")
@@ -284,8 +284,8 @@ def reverse_setup(config: dict[str, Any]) -> dict[str, Any]:
     import duckdb
     import pyarrow as pa
 
-    from pipelines.reverse_sync import prepare_traits
-    from pipelines.sync_state import STATE_TABLE, SyncStore
+    from pipelines.sync.reverse import prepare_traits
+    from pipelines.sync.state import STATE_TABLE, SyncStore
 
     con = duckdb.connect(config["database"])
     con.execute(f"CREATE SCHEMA {config['schema']}")
@@ -338,7 +338,7 @@ def reverse_change(config: dict[str, Any]) -> dict[str, Any]:
 @task
 def reverse_diff(config: dict[str, Any]) -> dict[str, Any]:
     """The reverse sync's diff (`prepare_traits`): read the rows and the state, plan."""
-    from pipelines.reverse_sync import prepare_traits
+    from pipelines.sync.reverse import prepare_traits
 
     target, source, options = _trait_sync(config)
     seconds, plan = _timed(lambda: prepare_traits(target, source, options), config.get("profile"))
@@ -349,7 +349,7 @@ def reverse_diff(config: dict[str, Any]) -> dict[str, Any]:
 def reverse_push(config: dict[str, Any]) -> dict[str, Any]:
     """Diff then push the changed rows (`prepare_traits` + `execute_traits`) at R req/s."""
     from pipelines.config import make_client, resolve_api_settings
-    from pipelines.reverse_sync import execute_traits, prepare_traits
+    from pipelines.sync.reverse import execute_traits, prepare_traits
 
     target, source, options = _trait_sync(config)
     settings = resolve_api_settings(config["api_key"], config["base_url"])

@@ -28,7 +28,7 @@ Incremental loading:
   keeps it duplicate-free).
 - `contacts` are read newest `last_seen_at` first and paging stops once a page reaches past
   cursor - lookback, so a frequent run does not sweep every contact. `reconcile=True` sweeps
-  all of them (see pipelines/load.py for the deletions that follow a sweep).
+  all of them (see pipelines/load/run.py for the deletions that follow a sweep).
 - `reporting` keeps the last loaded day in resource state and re-fetches the last
   `reporting_refetch_days` days each run (`reporting_days` on the first run).
 Records without their cursor value are loaded, counted and logged; they never move a cursor.

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pipelines.tools_cli import _pairs, _typed
+from pipelines.cli.tools import _pairs, _typed
 
 TOOLS = [
     "get-account-info",

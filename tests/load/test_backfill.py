@@ -22,7 +22,7 @@ from tests.load.conftest import (
     refiner_process,
 )
 
-WINDOW_DAYS = 30  # pipelines/load.py BACKFILL_WINDOW_DAYS
+WINDOW_DAYS = 30  # pipelines/load/run.py BACKFILL_WINDOW_DAYS
 
 
 def _window_starts(emulator: Emulator) -> list[datetime]:

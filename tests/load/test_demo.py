@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipelines.demo import EXAMPLE_QUERIES
+from pipelines.cli.demo import EXAMPLE_QUERIES
 from tests.load.conftest import Warehouse, run_refiner_process
 
 

@@ -449,7 +449,7 @@ def expected_answer_values(response: dict[str, Any]) -> dict[tuple[str, str, int
 
 def as_stored(value: Any, destination: str) -> Any:
     """A ground-truth value as the warehouse must hold it. PostgreSQL's text and JSON types
-    cannot hold U+0000; the load replaces it with U+FFFD there (pipelines/load.py)."""
+    cannot hold U+0000; the load replaces it with U+FFFD there (pipelines/load/run.py)."""
     if destination != "postgres":
         return value
     if isinstance(value, str):

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from emulator import DEFAULT_API_KEY, Emulator, SeedConfig
-from pipelines.load import BACKFILL_WINDOW_DAYS, LoadSummary, run_load
+from pipelines.load.run import BACKFILL_WINDOW_DAYS, LoadSummary, run_load
 from sources.refiner.errors import ValidationError
 from sources.refiner.timestamps import format_query_timestamp
 from tests.warehouse import fresh_postgres_database, requires_postgres

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from emulator import DEFAULT_API_KEY, Emulator
-from pipelines.reverse_sync import (
+from pipelines.sync.reverse import (
     SyncInput,
     SyncPlan,
     SyncReport,

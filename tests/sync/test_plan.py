@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from pipelines.errors import ConfigError
-from pipelines.reverse_sync import (
+from pipelines.sync.reverse import (
     SyncInput,
     check_max_changes,
     parse_pairs,
@@ -17,8 +17,8 @@ from pipelines.reverse_sync import (
     resolve_mapping,
     validate_select,
 )
-from pipelines.sync_values import InvalidRow, convert_column, trait_value
-from pipelines.sync_warehouse import ColumnData, DuckDBWarehouse
+from pipelines.sync.values import InvalidRow, convert_column, trait_value
+from pipelines.sync.warehouse import ColumnData, DuckDBWarehouse
 
 
 def data(columns: list[str], rows: list[tuple[object, ...]]) -> ColumnData:

@@ -1,6 +1,6 @@
-"""`refiner load` and `refiner demo`: Refiner into a warehouse, with progress and a summary.
+"""`refiner load`: Refiner into a warehouse, with progress and a summary.
 
-Failures print one line on stderr and exit non-zero (pipelines/cli.py maps errors to codes:
+Failures print one line on stderr and exit non-zero (pipelines/cli/app.py maps errors to codes:
 2 bad input, 3 authentication, 1 anything else). Bad options fail before any request.
 """
 
@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from pipelines.defaults import DEFAULT_DATASET, DEFAULT_DUCKDB_PATH
+from pipelines.defaults import DEFAULT_DATASET
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from pipelines.load import LoadSummary
+    from pipelines.load.run import LoadSummary
 
 
 def load(
@@ -53,7 +53,7 @@ def load(
     base_url: str | None = typer.Option(None, help="API base URL (default from .dlt config)."),
 ) -> None:
     """Load Refiner into the warehouse: incremental by default, backfill with --since."""
-    from pipelines.load import run_load
+    from pipelines.load.run import run_load
 
     summary = _with_progress(
         lambda progress: run_load(
@@ -71,41 +71,9 @@ def load(
             progress=progress,
         )
     )
-    print_summary(summary)
+    from pipelines.cli.render import print_summary
 
-
-def demo(
-    duckdb_path: str = typer.Option(DEFAULT_DUCKDB_PATH, help="DuckDB file to create or update."),
-    contacts: int = typer.Option(600, help="Contacts in the seeded emulator."),
-    responses: int = typer.Option(5000, help="Responses in the seeded emulator."),
-) -> None:
-    """Start a seeded local Refiner emulator, load it into DuckDB, and show example queries."""
-    from pipelines.demo import run_demo
-
-    run_demo(duckdb_path=duckdb_path, contacts=contacts, responses=responses, console=_stdout())
-
-
-def print_summary(summary: LoadSummary, console: Console | None = None) -> None:
-    """The closing table: rows per table, deletions, requests, duration, cursors."""
-    from rich.table import Table
-
-    out = console or _stdout()
-    table = Table(title=f"refiner load -> {summary.destination}:{summary.dataset}")
-    table.add_column("table")
-    table.add_column("rows loaded", justify="right")
-    table.add_column("rows deleted", justify="right")
-    for name in sorted(set(summary.rows) | set(summary.deleted)):
-        deleted = summary.deleted.get(name)
-        table.add_row(name, str(summary.rows.get(name, 0)), str(deleted) if deleted else "")
-    out.print(table)
-    out.print(
-        f"API requests: {summary.requests}   duration: {summary.duration_seconds:.1f} s"
-        + (f"   backfill windows: {summary.backfill_windows}" if summary.backfill_windows else "")
-    )
-    for name, value in summary.cursors.items():
-        out.print(f"cursor {name}: {value}")
-    for name, count in summary.missing_cursor.items():
-        out.print(f"{name}: {count} records without a cursor value (loaded, logged)")
+    print_summary(summary, _stdout())
 
 
 def _with_progress(work: Any) -> LoadSummary:
@@ -131,6 +99,5 @@ def _stdout() -> Console:
 
 
 def register(app: typer.Typer) -> None:
-    """Add `refiner load` and `refiner demo` to the root app."""
+    """Add `refiner load` to the root app."""
     app.command("load")(load)
-    app.command("demo")(demo)

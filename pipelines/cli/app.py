@@ -14,7 +14,7 @@ import click
 import typer
 from rich.console import Console
 
-from pipelines import emulator_cli, load_cli, sync_cli, tools_cli
+from pipelines.cli import demo, emulator, load, sync, tools, transform
 from pipelines.errors import exit_code_for
 
 app = typer.Typer(
@@ -24,10 +24,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-app.add_typer(tools_cli.app, name="tools")
-emulator_cli.register(app)
-load_cli.register(app)
-sync_cli.register(app)
+app.add_typer(tools.app, name="tools")
+emulator.register(app)
+load.register(app)
+demo.register(app)
+sync.register(app)
+transform.register(app)
 
 _stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -83,6 +85,3 @@ def run() -> None:
     gc.freeze()
     sys.exit(code)
 
-
-if __name__ == "__main__":
-    run()

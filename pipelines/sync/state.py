@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pipelines.sync_warehouse import Warehouse, identifier
+from pipelines.sync.warehouse import Warehouse, identifier
 
 STATE_TABLE = "refiner_sync_state"
 LOG_TABLE = "refiner_sync_log"

@@ -11,6 +11,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import typer
+
 from pipelines.defaults import DEFAULT_DATASET, DEFAULT_DUCKDB_PATH
 
 if TYPE_CHECKING:
@@ -47,8 +49,8 @@ def run_demo(
 ) -> None:
     """Serve a seeded emulator, load it into `duckdb_path`, print the summary and queries."""
     from emulator import DEFAULT_API_KEY, Emulator, SeedConfig
-    from pipelines.load import run_load
-    from pipelines.load_cli import print_summary
+    from pipelines.cli.render import print_summary
+    from pipelines.load.run import run_load
     from pipelines.transform import run_transform
 
     seed = SeedConfig(seed=DEMO_SEED, contacts=contacts, responses=responses)
@@ -82,3 +84,24 @@ def print_examples(duckdb_path: Path, console: Console) -> None:
             for row in cursor.fetchall():
                 table.add_row(*("" if value is None else str(value) for value in row))
             console.print(table)
+
+
+def demo(
+    duckdb_path: str = typer.Option(DEFAULT_DUCKDB_PATH, help="DuckDB file to create or update."),
+    contacts: int = typer.Option(600, help="Contacts in the seeded emulator."),
+    responses: int = typer.Option(5000, help="Responses in the seeded emulator."),
+) -> None:
+    """Start a seeded local Refiner emulator, load it into DuckDB, and show example queries."""
+    from rich.console import Console
+
+    run_demo(
+        duckdb_path=duckdb_path,
+        contacts=contacts,
+        responses=responses,
+        console=Console(highlight=False, soft_wrap=True),
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add `refiner demo` to the root app."""
+    app.command("demo")(demo)

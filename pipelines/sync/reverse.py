@@ -2,7 +2,7 @@
 
 `push-traits` reads one row per contact (the dbt model `contact_traits` by default, or a table,
 view or a single SELECT), turns each row into an identify-user payload, and sends only the rows
-whose payload differs from the one Refiner last accepted (see `pipelines.sync_state`).
+whose payload differs from the one Refiner last accepted (see `pipelines.sync.state`).
 
 Identifiers. Each row is identified by its id column (`remote_id` by default, sent as `id`) and,
 when that is NULL or absent, by its email column (`email`, sent as `email`). Neither column, nor
@@ -39,7 +39,7 @@ from typing import Any, Literal, Protocol, TypeVar
 
 from pipelines.defaults import DEFAULT_ANALYTICS_SCHEMA, DEFAULT_DATASET, DEFAULT_DUCKDB_PATH
 from pipelines.errors import ConfigError
-from pipelines.sync_state import (
+from pipelines.sync.state import (
     FAILED,
     INVALID,
     SUCCEEDED,
@@ -47,8 +47,8 @@ from pipelines.sync_state import (
     LogEntry,
     SyncStore,
 )
-from pipelines.sync_values import PayloadHasher, convert_column
-from pipelines.sync_warehouse import (
+from pipelines.sync.values import PayloadHasher, convert_column
+from pipelines.sync.warehouse import (
     ColumnData,
     Warehouse,
     identifier,

@@ -89,8 +89,9 @@ def push_traits_command(
     requests_per_minute: float | None = _RATE,
 ) -> None:
     """Push computed contact traits to Refiner (identify-user), sending only changed rows."""
+    from pipelines.cli.render import render_report, render_trait_plan
     from pipelines.errors import ConfigError
-    from pipelines.reverse_sync import (
+    from pipelines.sync.reverse import (
         SyncInput,
         TraitOptions,
         WarehouseTarget,
@@ -99,7 +100,6 @@ def push_traits_command(
         parse_pairs,
         prepare_traits,
     )
-    from pipelines.sync_render import render_report, render_trait_plan
 
     if null not in ("skip", "clear"):
         raise ConfigError(f"--null must be skip or clear, got {null!r}.")
@@ -148,13 +148,13 @@ def push_events_command(
     requests_per_minute: float | None = _RATE,
 ) -> None:
     """Track events in Refiner (track-event), once per row_key."""
-    from pipelines.reverse_sync import (
+    from pipelines.cli.render import render_event_plan, render_report
+    from pipelines.sync.reverse import (
         WarehouseTarget,
         check_max_changes,
         execute_events,
         prepare_events,
     )
-    from pipelines.sync_render import render_event_plan, render_report
 
     console = Console(highlight=False)
     target = WarehouseTarget(destination, duckdb_path, dataset)
@@ -170,38 +170,7 @@ def push_events_command(
     report.raise_for_failures("refiner_event_log")
 
 
-def transform_command(
-    destination: str = _DESTINATION,
-    duckdb_path: str = _DUCKDB_PATH,
-    dataset: str = typer.Option(
-        DEFAULT_DATASET, "--dataset", help="Dataset (schema) `load` wrote."
-    ),
-    analytics_schema: str = typer.Option(
-        DEFAULT_ANALYTICS_SCHEMA, "--analytics-schema", help="Schema the models are built in."
-    ),
-    responses_include: str | None = typer.Option(
-        None,
-        "--responses-include",
-        help="The load's include (completed, partials, all); default sources.refiner.include.",
-    ),
-    quiet: bool = typer.Option(False, "--quiet", help="Print only errors and the summary."),
-) -> None:
-    """Run `dbt build` (models, tests, unit tests) on the warehouse that `load` wrote."""
-    from pipelines.transform import run_transform
-
-    result = run_transform(
-        destination,
-        duckdb_path,
-        dataset,
-        analytics_schema=analytics_schema,
-        responses_include=responses_include,
-        quiet=quiet,
-    )
-    Console(highlight=False, soft_wrap=True).print(result.summary(), markup=False)
-
-
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the root app."""
     app.command("push-traits")(push_traits_command)
     app.command("push-events")(push_events_command)
-    app.command("transform")(transform_command)

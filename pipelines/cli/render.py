@@ -1,4 +1,4 @@
-"""Terminal output of push-traits and push-events: dry-run plans and closing summaries.
+"""Terminal output: the load summary, and push-traits/push-events dry-run plans and summaries.
 
 Nothing printed here can hold the API key: plans and reports carry only identifiers, trait
 values and error texts that were redacted before they reached them.
@@ -6,11 +6,16 @@ values and error texts that were redacted before they reached them.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import orjson
 from rich.console import Console
 from rich.table import Table
 
-from pipelines.reverse_sync import SAMPLE_SIZE, EventPlan, SyncPlan, SyncReport
+from pipelines.sync.reverse import SAMPLE_SIZE, EventPlan, SyncPlan, SyncReport
+
+if TYPE_CHECKING:
+    from pipelines.load.run import LoadSummary
 
 MAX_FAILURES_SHOWN = 20
 
@@ -103,3 +108,24 @@ def _failures(console: Console, failures: list[tuple[str, str]], title: str) -> 
     console.print(table)
     if len(failures) > MAX_FAILURES_SHOWN:
         console.print(f"... and {len(failures) - MAX_FAILURES_SHOWN} more; see the sync log table.")
+
+
+def print_summary(summary: LoadSummary, console: Console) -> None:
+    """The closing table: rows per table, deletions, requests, duration, cursors."""
+    out = console
+    table = Table(title=f"refiner load -> {summary.destination}:{summary.dataset}")
+    table.add_column("table")
+    table.add_column("rows loaded", justify="right")
+    table.add_column("rows deleted", justify="right")
+    for name in sorted(set(summary.rows) | set(summary.deleted)):
+        deleted = summary.deleted.get(name)
+        table.add_row(name, str(summary.rows.get(name, 0)), str(deleted) if deleted else "")
+    out.print(table)
+    out.print(
+        f"API requests: {summary.requests}   duration: {summary.duration_seconds:.1f} s"
+        + (f"   backfill windows: {summary.backfill_windows}" if summary.backfill_windows else "")
+    )
+    for name, value in summary.cursors.items():
+        out.print(f"cursor {name}: {value}")
+    for name, count in summary.missing_cursor.items():
+        out.print(f"{name}: {count} records without a cursor value (loaded, logged)")

@@ -1,0 +1,1 @@
+"""`refiner load`: Refiner into a warehouse through dlt, incremental and merge-keyed."""
