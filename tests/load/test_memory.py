@@ -15,7 +15,7 @@ import pytest
 
 import pipelines.load.run
 from emulator import Emulator
-from tests.load.conftest import duckdb_warehouse, load
+from tests.load.helpers import duckdb_warehouse, load
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 

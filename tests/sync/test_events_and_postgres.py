@@ -9,7 +9,7 @@ import psycopg2
 import pytest
 
 from emulator import Emulator
-from tests.sync.conftest import Run, identify_requests, query, trait_rows
+from tests.sync.helpers import Run, identify_requests, query, trait_rows
 from tests.warehouse import fresh_postgres_database, requires_postgres
 
 EVENTS_SQL = (

@@ -8,13 +8,7 @@ from pathlib import Path
 import duckdb
 
 from emulator import Emulator
-from tests.sync.conftest import (
-    Run,
-    identify_requests,
-    query,
-    trait_rows,
-    write_traits,
-)
+from tests.sync.helpers import Run, identify_requests, query, trait_rows, write_traits
 
 SENTINEL_KEY = "0badc0de-5e47-11ee-8c99-0242ac120002"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.conftest import SENTINEL_API_KEY, SENTINEL_WEBHOOK_SECRET, SecretWitness
+from tests.secrets import SENTINEL_API_KEY, SENTINEL_WEBHOOK_SECRET, SecretWitness
 
 
 @pytest.mark.parametrize(

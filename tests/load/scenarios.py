@@ -1,37 +1,31 @@
-"""Shared helpers of the fault matrix (issue 5, sections 1 and 2).
+"""Fault scenarios of the load: a workspace that runs `refiner` like a user, and its checks.
 
-Every scenario runs with a sentinel API key (and a sentinel webhook secret in the environment),
-so any leak of a credential into output, logs, traces, load packages or the warehouse is caught
-by `SecretWitness`. Warehouses are real: a DuckDB file in tmp_path, or a throwaway PostgreSQL
-database. "Correct" always means the warehouse, counted in the warehouse, equals the emulator's
-ground truth.
+Every scenario runs with the sentinel API key (tests/secrets.py), so any leak of a credential
+into output, logs, traces, load packages or the warehouse is caught. Warehouses are real: a
+DuckDB file in tmp_path, or a throwaway PostgreSQL database. "Correct" always means the
+warehouse, counted in the warehouse, equals the emulator's ground truth.
 """
 
 from __future__ import annotations
 
-import base64
-import gzip
 import hashlib
 import io
 import logging
 import os
 import subprocess
 import time
-import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 
 from emulator import Emulator, SeedConfig
-from tests.load.conftest import (
+from tests.load.helpers import (
     DESTINATIONS,
-    PRIMARY_KEYS,
     REFINER,
     REPO,
     SNAPSHOT_TABLES,
@@ -41,15 +35,13 @@ from tests.load.conftest import (
     assert_consistent,
     load_args,
     load_env,
-    make_warehouse,
     truth_contacts,
     truth_responses,
 )
+from tests.secrets import SENTINEL_API_KEY, SENTINEL_WEBHOOK_SECRET, SecretWitness
 
-# Well-formed (UUID-shaped) so the emulator accepts it; distinctive so a grep cannot miss it.
-SENTINEL_API_KEY = "f00dfeed-5ec2-4e7a-b1e5-5e7e1a1c0de5"
-SENTINEL_WEBHOOK_SECRET = "whsec-5e7e1a1-b1e5-webhook-sentinel-c0de5"
-DATASET = "refiner"
+WAREHOUSE_KINDS = DESTINATIONS
+"""DuckDB, and PostgreSQL when REFINER_TEST_POSTGRES is set: parametrize `scenario_warehouse`."""
 
 
 def small_seed(**overrides: Any) -> SeedConfig:
@@ -72,103 +64,6 @@ def running_emulator(seed: SeedConfig | None = None) -> Iterator[Emulator]:
     """An emulator that accepts only the sentinel key."""
     with Emulator(seed=seed or small_seed(), api_keys=(SENTINEL_API_KEY,)) as emulator:
         yield emulator
-
-
-@pytest.fixture
-def emulator_sentinel() -> Iterator[Emulator]:
-    """The default small emulator of the fault matrix, keyed by the sentinel key."""
-    with running_emulator() as emulator:
-        yield emulator
-
-
-# --- secret hygiene --------------------------------------------------------------------------
-
-
-def secret_forms(secret: str) -> tuple[str, ...]:
-    """The ways a secret can leak: as is, URL-quoted, and inside an HTTP Basic header."""
-    basic = base64.b64encode(f"{secret}:".encode()).decode()
-    return (secret, quote(secret, safe=""), basic.rstrip("="))
-
-
-@dataclass
-class SecretWitness:
-    """Collects every text and folder a scenario produced and asserts no secret is in them."""
-
-    secrets: tuple[str, ...] = (SENTINEL_API_KEY, SENTINEL_WEBHOOK_SECRET)
-    texts: list[tuple[str, str]] = field(default_factory=list)
-    folders: list[Path] = field(default_factory=list)
-
-    def text(self, label: str, value: str | bytes | None) -> None:
-        """Remember one text (stdout, stderr, exception message, log row) to scan."""
-        if value is None:
-            return
-        decoded = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-        self.texts.append((label, decoded))
-
-    def error(self, label: str, error: BaseException) -> None:
-        """Remember an exception's message, repr and the reprs of its causes."""
-        rendered = "".join(traceback.format_exception(error))
-        self.text(label, f"{error}\n{error!r}\n{rendered}")
-
-    def folder(self, path: Path) -> None:
-        """Remember a folder whose every file (pipelines dir, logs) is scanned, gz included."""
-        self.folders.append(path)
-
-    def leaks(self) -> list[str]:
-        """Where any form of any secret was found; empty when clean."""
-        forms = [form.encode() for secret in self.secrets for form in secret_forms(secret)]
-        found: list[str] = []
-        for label, value in self.texts:
-            encoded = value.encode("utf-8", "replace")
-            found.extend(f"{label}" for form in forms if form in encoded)
-        for folder in self.folders:
-            if not folder.exists():
-                continue
-            for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-                data = _read_maybe_gzip(path)
-                found.extend(str(path) for form in forms if form in data)
-        return sorted(set(found))
-
-    def assert_clean(self) -> None:
-        """Fail naming every place a secret leaked to."""
-        leaks = self.leaks()
-        assert not leaks, f"a sentinel secret leaked into: {leaks}"
-
-
-def _read_maybe_gzip(path: Path) -> bytes:
-    data = path.read_bytes()
-    if data[:2] == b"\x1f\x8b":
-        try:
-            return data + gzip.decompress(data)
-        except (OSError, EOFError):
-            return data
-    return data
-
-
-@pytest.fixture
-def witness() -> Iterator[SecretWitness]:
-    """A secret witness that checks itself when the test ends (also when the test failed)."""
-    seen = SecretWitness()
-    yield seen
-    seen.assert_clean()
-
-
-# --- warehouses and the CLI ------------------------------------------------------------------
-
-WAREHOUSE_KINDS = DESTINATIONS
-"""DuckDB, and PostgreSQL when REFINER_TEST_POSTGRES is set (tests/load's parameters)."""
-
-
-@pytest.fixture(params=[pytest.param("duckdb", id="duckdb")])
-def warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Warehouse]:
-    """An empty DuckDB warehouse; tests that name both override the params with WAREHOUSE_KINDS.
-
-    The file is not called refiner.duckdb: a DuckDB catalog named like the dataset makes
-    `refiner.<table>` ambiguous (see the report on the load's default path).
-    """
-    with make_warehouse(request.param, tmp_path, "warehouse.duckdb") as made:
-        yield made
-        made.close()
 
 
 _OWN_ENV_PREFIXES = ("SOURCES__", "DESTINATION__", "LOAD__", "NORMALIZE__", "DLT_DATA_DIR")
@@ -331,16 +226,6 @@ FAST_LOAD_SETTINGS: dict[str, Any] = {
 }
 
 
-@pytest.fixture
-def workspace(
-    tmp_path: Path, emulator_sentinel: Emulator, warehouse: Warehouse, witness: SecretWitness
-) -> Iterator[Workspace]:
-    """A workspace whose every file is scanned for secrets when the test ends."""
-    space = Workspace(tmp_path, emulator_sentinel, warehouse, witness)
-    yield space
-    witness.folder(tmp_path)
-
-
 def assert_ok(run: CliRun) -> None:
     """The run exited 0; otherwise show what it printed."""
     assert run.code == 0, f"exit {run.code}\n{run.output[-6000:]}"
@@ -381,9 +266,6 @@ def stop(process: subprocess.Popen[str]) -> None:
     process.wait(timeout=30)
 
 
-# --- correctness -----------------------------------------------------------------------------
-
-
 def assert_correct(warehouse: Warehouse, emulator: Emulator) -> None:
     """The warehouse equals the emulator's ground truth (issue 5's definition of correct).
 
@@ -392,23 +274,7 @@ def assert_correct(warehouse: Warehouse, emulator: Emulator) -> None:
     contract), and every `_dlt_load_id` belongs to a completed load.
     """
     assert_consistent(warehouse, emulator)
-    assert_no_duplicates_anywhere(warehouse)
     assert_values_match(warehouse, emulator)
-
-
-def assert_no_duplicates_anywhere(warehouse: Warehouse) -> None:
-    """Every data table by its primary key; a table outside the contract fails the check."""
-    for table in sorted(warehouse.tables()):
-        if table.startswith("_dlt") or table.startswith("refiner_"):
-            continue
-        assert table in PRIMARY_KEYS, f"{table}: a table outside the warehouse contract"
-        key = PRIMARY_KEYS[table]
-        names = ", ".join(f'"{name}"' for name in key)
-        total = warehouse.count(table)
-        distinct = warehouse.query(
-            f"select count(*) from (select distinct {names} from {{ds}}.{table}) d"
-        )[0][0]
-        assert total == distinct, f"{table}: {total} rows, {distinct} distinct {key}"
 
 
 RESPONSE_TIMESTAMPS = (

@@ -1,4 +1,4 @@
-"""Shared helpers of the transform tests (issue 4, section 1 and its acceptance points).
+"""Helpers of the transform tests (issue 4, section 1 and its acceptance points).
 
 Each test module seeds one emulator, runs `refiner load` and `refiner transform` once (module
 scope) into a real warehouse, and checks the dbt models against the emulator's ground truth,

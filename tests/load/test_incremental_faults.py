@@ -9,8 +9,8 @@ from __future__ import annotations
 import shutil
 from datetime import timedelta
 
-from tests.load.conftest import LOOKBACK_HOURS, SNAPSHOT_TABLES, api_instant
-from tests.reliability.conftest import (
+from tests.load.helpers import LOOKBACK_HOURS, SNAPSHOT_TABLES, api_instant
+from tests.load.scenarios import (
     Workspace,
     add_responses,
     assert_correct,

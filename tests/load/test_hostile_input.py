@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.load.conftest import Warehouse, truth_responses
-from tests.reliability.conftest import Workspace, assert_correct, assert_failed_clearly, assert_ok
+from tests.load.helpers import Warehouse, truth_responses
+from tests.load.scenarios import Workspace, assert_correct, assert_failed_clearly, assert_ok
 
 HOSTILE_NAMES = (
     'x"; drop table t; --',
