@@ -84,4 +84,3 @@ def run() -> None:
     code = main()
     gc.freeze()
     sys.exit(code)
-
