@@ -14,7 +14,6 @@ from typer.core import TyperCommand
 from pipelines.defaults import DEFAULT_DATASET
 
 if TYPE_CHECKING:
-    import click
     from rich.console import Console
 
     from pipelines.load.run import LoadSummary
@@ -29,12 +28,13 @@ class _LoadCommand(TyperCommand):
     it imports dlt, so it is looked up only when the help is shown.
     """
 
-    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+    def format_help(self, ctx: Any, formatter: Any) -> None:
         from dlt.common.pipeline import get_dlt_pipelines_dir
 
         for param in self.params:
             if param.name == "pipelines_dir":
-                param.help = _PIPELINES_DIR_HELP.format(folder=get_dlt_pipelines_dir())
+                option: Any = param
+                option.help = _PIPELINES_DIR_HELP.format(folder=get_dlt_pipelines_dir())
         super().format_help(ctx, formatter)
 
 

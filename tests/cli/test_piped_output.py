@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -43,7 +44,7 @@ def _trait_table(path: Path) -> None:
         )
 
 
-def _json_lines(stdout: str) -> list[dict[str, object]]:
+def _json_lines(stdout: str) -> list[dict[str, Any]]:
     lines = stdout.splitlines()
     assert lines, "nothing on stdout"
     return [json.loads(line) for line in lines]
