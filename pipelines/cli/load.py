@@ -1,5 +1,8 @@
 """`refiner load`: Refiner into a warehouse, with progress and a summary.
 
+The summary lists every table of the loaded resources (0 rows when nothing reached it) and
+says "nothing new" when no row changed but the `account_usage` snapshot.
+
 Failures print one line on stderr and exit non-zero (pipelines/cli/app.py maps errors to codes:
 2 bad input, 3 authentication, 1 anything else). Bad options fail before any request.
 """

@@ -2,8 +2,9 @@
 
 Options are named as in the API with dashes (`--form-uuid`, `--date-range-start`,
 `--page-length`). List tools print one page as the API returns it (`items` + `pagination`)
-unless `--all` follows every page. Errors reach `pipelines.cli.main`, which prints one line
-and sets the exit code (2 validation, 3 auth, 4 not found, 1 other).
+unless `--all` follows every page. `delete-contact` asks first on a terminal and needs `--yes`
+without one. Errors reach `pipelines.cli.main`, which prints one line and sets the exit code
+(2 validation, 3 auth, 4 not found, 1 other).
 """
 
 from __future__ import annotations
