@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -75,6 +76,7 @@ def run_transform(
     responses_include: str | None = None,
     target_path: str | Path | None = None,
     quiet: bool = False,
+    colors: bool | None = None,
 ) -> TransformResult:
     """Run `dbt build` (models, data tests, unit tests) and return its counts.
 
@@ -84,7 +86,9 @@ def run_transform(
     `responses_include` is the load's `include` setting (default: `sources.refiner.include` from
     dlt's configuration); it tells the NPS consistency test whether partial responses were
     loaded. `target_path` holds dbt's artifacts and logs (default: DBT_TARGET_PATH and
-    DBT_LOG_PATH, else dbt_project/target and dbt_project/logs).
+    DBT_LOG_PATH, else dbt_project/target and dbt_project/logs). dbt colours its output only
+    when `colors` is true (default: stdout is a terminal and NO_COLOR is unset), and never its
+    log file.
 
     Raises ConfigError for bad arguments or a missing DuckDB file, and TransformError when any
     model, test or unit test errors or fails. Not thread-safe: it sets process environment
@@ -106,6 +110,8 @@ def run_transform(
         args += ["--target-path", str(target_path), "--log-path", str(Path(target_path) / "logs")]
     if quiet:
         args.append("--quiet")
+    in_colour = _terminal_wants_colour() if colors is None else colors
+    args += ["--use-colors" if in_colour else "--no-use-colors", "--no-use-colors-file"]
     started = time.monotonic()
     with _environment(environment):
         from dbt.cli.main import dbtRunner
@@ -122,6 +128,11 @@ def run_transform(
     if not outcome.success or result.failed:
         raise TransformError(_failure_message(result))
     return result
+
+
+def _terminal_wants_colour() -> bool:
+    """Colour only for a terminal, and never with NO_COLOR set (https://no-color.org)."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:

@@ -78,10 +78,10 @@ def run() -> None:
 
     The process ends right after, so `gc.freeze()` first moves every live object out of the
     collector's reach: the interpreter's shutdown then skips its collection passes over the
-    object graph of dlt, pyarrow and pandas (about 0.5 s). Streams are still flushed and
-    atexit handlers still run. Tests call `main()`, which leaves the collector alone.
+    object graph of dlt, pyarrow and pandas (benchmarks/README.md has the saving). Streams are
+    still flushed and atexit handlers still run. Tests call `main()`, which leaves the
+    collector alone.
     """
     code = main()
     gc.freeze()
     sys.exit(code)
-

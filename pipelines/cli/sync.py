@@ -1,8 +1,9 @@
 """`refiner push-traits` and `refiner push-events`: the reverse sync commands.
 
-Exit codes: 0 when every row succeeded (or was unchanged), 1 when any row failed or was invalid
-(RowsFailed),
-2 for bad options or input (including a refused --max-changes guard), 3 for a refused API key.
+`--dry-run` prints the plan and sends nothing: a table on a terminal, JSON lines otherwise
+(pipelines/cli/render.py). Exit codes: 0 when every row succeeded (or was unchanged), 1 when
+any row failed or was invalid (RowsFailed), 2 for bad options or input (including a refused
+--max-changes guard), 3 for a refused API key.
 """
 
 from __future__ import annotations

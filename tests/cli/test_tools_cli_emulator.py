@@ -120,7 +120,8 @@ def test_update_contact_with_typed_traits_and_account(api: Emulator, run_cli: Ru
 
 def test_delete_contact(api: Emulator, run_cli: Run) -> None:
     victim = next(iter(api.store.contacts))
-    assert output(run_cli("tools", "delete-contact", "--uuid", victim)) == {"message": "ok"}
+    deleted = run_cli("tools", "delete-contact", "--uuid", victim, "--yes")
+    assert output(deleted) == {"message": "ok"}
     assert victim not in api.store.contacts
 
 
