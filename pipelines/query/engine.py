@@ -117,19 +117,18 @@ def stream_query(
     timeout_s: float | None = None,
     batch_rows: int = BATCH_ROWS,
 ) -> Iterator[pa.RecordBatch]:
-    """Yield the whole result of one read-only SELECT as Arrow record batches, with no row cap.
+    """The whole result of one read-only SELECT as Arrow record batches, with no row cap.
 
-    At least one batch is yielded (an empty one for an empty result), so the schema is always
-    known. The connection stays open until the generator is exhausted or closed. Timestamps
-    with a time zone are UTC. Raises as `run_query`.
+    The statement is checked at once (QueryRefused); the query runs when the first batch is
+    taken, and its errors are raised from there. At least one batch comes (an empty one for an
+    empty result), so the schema is always known. The connection stays open until the iterator
+    is exhausted or closed. Timestamps with a time zone are UTC. Raises as `run_query`.
     """
     statement = validate_select(sql, _dialect(destination), what=_WHAT)
     if destination == "duckdb":
         path = resolve_duckdb_path(duckdb_path)
-        batches = _duckdb_batches(statement, path, timeout_s, batch_rows)
-    else:
-        batches = _postgres_batches(statement, timeout_s, batch_rows)
-    yield from batches
+        return _duckdb_batches(statement, path, timeout_s, batch_rows)
+    return _postgres_batches(statement, timeout_s, batch_rows)
 
 
 def resolve_duckdb_path(duckdb_path: str | None = None) -> str:
