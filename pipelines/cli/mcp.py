@@ -8,8 +8,6 @@ SDK is imported only here, inside the command.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 
 from pipelines.defaults import DEFAULT_ANALYTICS_SCHEMA, DEFAULT_DATASET
@@ -35,7 +33,7 @@ def mcp(
     ),
     host: str = typer.Option("127.0.0.1", help="Interface for --http."),
     port: int = typer.Option(8788, help="Port for --http."),
-    audit_log: Path | None = typer.Option(
+    audit_log: str | None = typer.Option(
         None,
         help="JSON-lines audit log (default: SOURCES__REFINER__MCP_AUDIT_LOG, else "
         "./refiner-mcp-audit.jsonl).",

@@ -4,12 +4,14 @@ A line holds `time` (UTC, ISO 8601), `call_id`, `client_name` and `client_versio
 MCP client introduced itself), `tool`, `arguments`, `outcome` (`ok`, `refused` or `failed`),
 `error` (one line, or null), `duration_ms` and `result_chars` (the size of the result as
 sent). Arguments whose name says secret (key, token, password, ...) are replaced, and every
-known secret value (the API key, the MCP token) is masked wherever it appears, SQL included;
+known secret value (the API key, the MCP token; plain or percent-encoded) is masked wherever
+it appears, SQL included;
 SQL is otherwise kept as sent. Lines are appended under a lock with one write each, so lines
 of concurrent calls never interleave.
 
 `AuditMiddleware` is an MCP server middleware: it sees every `tools/call`, refuses tools
-outside the server's scopes before they run, and writes the line. A tool marks its own
+outside the server's scopes before they run, masks known secret values in the result it
+sends back, and writes the line. A tool marks its own
 refusal (a policy, not a failure) with `refuse()`.
 """
 
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
+from urllib.parse import quote, quote_plus
 
 import orjson
 
@@ -60,7 +63,9 @@ class AuditLog:
 
     def __init__(self, path: Path, secrets: Iterable[str | None] = ()) -> None:
         self.path = path
-        self._secrets = tuple(sorted({s for s in secrets if s}, key=len, reverse=True))
+        # A secret can also come back percent-encoded, inside a URL in an error message.
+        known = {form for s in secrets if s for form in (s, quote(s, safe=""), quote_plus(s))}
+        self._secrets = tuple(sorted(known, key=len, reverse=True))
         self._lock = threading.Lock()
 
     def mask(self, text: str) -> str:
@@ -68,6 +73,15 @@ class AuditLog:
         for secret in self._secrets:
             text = text.replace(secret, MASK)
         return text
+
+    def mask_values(self, value: dict[str, Any]) -> dict[str, Any]:
+        """`value` (JSON-ready) with every known secret value masked, keys left alone: what
+        goes back to the client, where a secret could arrive inside data or an echoed URL."""
+        encoded = orjson.dumps(value)
+        if not any(secret.encode() in encoded for secret in self._secrets):
+            return value
+        masked: dict[str, Any] = orjson.loads(self.mask(encoded.decode()))
+        return masked
 
     def redact(self, value: Any) -> Any:
         """A JSON-ready copy of `value` with secret-named keys and secret values masked."""
@@ -118,22 +132,18 @@ class AuditMiddleware:
                 record.refused = True
             else:
                 result = await call_next(ctx)
-        except BaseException as error:
-            self._write(ctx, tool, arguments, started, "failed", _one_line(str(error)), 0)
+        except BaseException as raised:
+            self._write(ctx, tool, arguments, started, "failed", _one_line(str(raised)), 0)
             raise
         finally:
             _CURRENT_CALL.reset(token)
-        wire = (
-            result.model_dump(by_alias=True, mode="json")
-            if hasattr(result, "model_dump")
-            else result
-        )
+        wire = self._log.mask_values(_wire(result))
         failed = bool(wire.get("isError"))
         outcome = "refused" if record.refused else "failed" if failed else "ok"
         error = _one_line(_text_of(wire)) if failed else None
         size = len(orjson.dumps(wire.get("structuredContent") or wire.get("content") or []))
         self._write(ctx, tool, arguments, started, outcome, error, size)
-        return result
+        return wire
 
     def _write(
         self,
@@ -169,6 +179,14 @@ def _out_of_scope(tool: str) -> Any:
     flag = "--sql" if scope == "sql" else f"--allow {scope}"
     message = f"Refused: {tool} is outside this server's scopes; start refiner mcp with {flag}"
     return CallToolResult(content=[TextContent(type="text", text=message)], is_error=True)
+
+
+def _wire(result: Any) -> dict[str, Any]:
+    """The result as sent: middleware may see a model (a refusal) or the serialized dict."""
+    if hasattr(result, "model_dump"):
+        dumped: dict[str, Any] = result.model_dump(by_alias=True, mode="json")
+        return dumped
+    return dict(result)
 
 
 def _client_info(ctx: Any) -> tuple[str | None, str | None]:

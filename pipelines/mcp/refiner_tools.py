@@ -19,6 +19,8 @@ from typing import Annotated, Any
 
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
+
+# pydantic reads output schemas from TypedDicts, and on Python 3.11 only from these.
 from typing_extensions import TypedDict
 
 from pipelines.mcp.audit import refuse

@@ -16,6 +16,7 @@ from mcp.server import MCPServer
 from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.settings import AuthSettings
 from mcp.types import ToolAnnotations
+from pydantic import AnyHttpUrl
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -90,7 +91,7 @@ def build_server(
         auth = {
             "token_verifier": StaticTokenVerifier(http.token),
             "auth": AuthSettings(
-                issuer_url=f"http://{_url_host(http.host)}:{http.port}",
+                issuer_url=AnyHttpUrl(f"http://{_url_host(http.host)}:{http.port}"),
                 resource_server_url=None,
             ),
         }

@@ -51,7 +51,8 @@ def parse_scopes(allow: str, *, sql: bool = True) -> frozenset[Scope]:
         raise ConfigError(
             f"--allow: unknown scope {', '.join(unknown)}; use a comma list of {', '.join(SCOPES)}"
         )
-    scopes = {cast(Scope, name) for name in names} | {"read"}
+    scopes: set[Scope] = {cast(Scope, name) for name in names}
+    scopes.add("read")
     if sql:
         scopes.add("sql")
     return frozenset(scopes)
@@ -78,7 +79,7 @@ def resolve_mcp_settings(audit_log: str | Path | None = None) -> McpSettings:
     """
     import dlt
 
-    token = dlt.secrets.get(f"{SECTION}.mcp_token")
+    token: object = dlt.secrets.get(f"{SECTION}.mcp_token")
     if token is not None and (not isinstance(token, str) or not token.strip()):
         raise ConfigError(
             f"{SECTION}.mcp_token is empty; set SOURCES__REFINER__MCP_TOKEN to a long random "

@@ -17,6 +17,8 @@ from typing import Annotated, Any, Literal
 import orjson
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
+
+# pydantic reads output schemas from TypedDicts, and on Python 3.11 only from these.
 from typing_extensions import TypedDict
 
 from pipelines.errors import ConfigError
