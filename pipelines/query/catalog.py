@@ -25,19 +25,27 @@ def _quote(name: str) -> str:
 
 
 @cache
-def model_descriptions(models_dir: Path = DBT_MODELS_DIR) -> dict[str, str]:
-    """Each dbt model's description, cut to its first sentence, by model name. Empty when the
-    dbt project is not next to the package (an installed wheel without it)."""
+def descriptions(models_dir: Path = DBT_MODELS_DIR) -> dict[tuple[str, str], str]:
+    """First sentences of the dbt descriptions: ("model", name) for each model and ("source",
+    name) for each loaded table the dbt sources declare. Empty when the dbt project is not next
+    to the package (an installed wheel without it)."""
     import yaml  # type: ignore[import-untyped]
 
-    found: dict[str, str] = {}
+    found: dict[tuple[str, str], str] = {}
     for path in sorted(models_dir.rglob("*.yml")):
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         for model in document.get("models") or []:
-            text = " ".join(str(model.get("description") or "").split())
-            if model.get("name") and text:
-                found[str(model["name"])] = _first_sentence(text)
+            _remember(found, "model", model)
+        for source in document.get("sources") or []:
+            for table in source.get("tables") or []:
+                _remember(found, "source", table)
     return found
+
+
+def _remember(found: dict[tuple[str, str], str], kind: str, node: dict[str, object]) -> None:
+    text = " ".join(str(node.get("description") or "").split())
+    if node.get("name") and text:
+        found[(kind, str(node["name"]))] = _first_sentence(text)
 
 
 def _first_sentence(text: str) -> str:

@@ -431,7 +431,7 @@ class ColumnInfo:
 
 @dataclass(frozen=True)
 class TableInfo:
-    """A table or view of the warehouse; `description` is the dbt model's first sentence."""
+    """A table or view of the warehouse; `description` is the first sentence of its dbt docs."""
 
     schema: str
     name: str
@@ -448,12 +448,13 @@ def describe_warehouse(
     timeout_s: float | None = 30.0,
 ) -> list[TableInfo]:
     """Tables and views of `schemas` (dlt's own `_dlt_*` tables left out), ordered by schema and
-    name, with columns, types, exact row counts, and each dbt model's description from
-    dbt_project/models. Raises as `run_query`."""
-    from pipelines.query.catalog import CATALOG_SQL, model_descriptions, row_count_sql
+    name, with columns, types, exact row counts, and the first sentence of each one's dbt
+    description: a model's, or for the first schema (the dataset `refiner load` wrote) its dbt
+    source table's. Raises as `run_query`."""
+    from pipelines.query.catalog import CATALOG_SQL, descriptions, row_count_sql
 
     _dialect(destination)
-    descriptions = model_descriptions()
+    described = descriptions()
     placeholders = ", ".join("?" if destination == "duckdb" else "%s" for _ in schemas)
     catalog_sql = CATALOG_SQL.format(placeholders=placeholders)
 
@@ -464,8 +465,8 @@ def describe_warehouse(
         tables = []
         for (schema, table), found in columns.items():
             count = int(run(row_count_sql(schema, table), ())[0][0])
-            model = descriptions.get(table) if schema != DEFAULT_DATASET else None
-            tables.append(TableInfo(schema, table, count, found, model))
+            kind = "source" if schema == schemas[0] else "model"
+            tables.append(TableInfo(schema, table, count, found, described.get((kind, table))))
         return tables
 
     if destination == "duckdb":
