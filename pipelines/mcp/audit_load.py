@@ -25,7 +25,12 @@ TABLE_NAME = "mcp_audit_log"
 _COLUMNS: Any = {
     "call_id": {"data_type": "text", "nullable": False},
     "time": {"data_type": "timestamp"},
+    "client_name": {"data_type": "text"},
+    "client_version": {"data_type": "text"},
+    "tool": {"data_type": "text"},
     "arguments": {"data_type": "json"},
+    "outcome": {"data_type": "text"},
+    "error": {"data_type": "text"},
     "duration_ms": {"data_type": "double"},
     "result_chars": {"data_type": "bigint"},
 }

@@ -3,20 +3,21 @@
 The engine does the guarding: one SELECT or WITH statement parsed with sqlglot, a short-lived
 read-only connection (DuckDB with external access off and its configuration locked;
 PostgreSQL in a READ ONLY transaction), and a timeout that interrupts the query. This module
-adds the tool's limits (rows, then characters of output) and turns the engine's errors into
-tool errors of one line: a statement the engine refuses is audited as `refused`, anything
-else as `failed`.
+adds the tool's limits (rows, then characters of output), retries for up to two seconds while
+a load holds the DuckDB file, and turns the engine's errors into tool errors of one line: a
+statement the engine refuses is audited as `refused`, anything else as `failed`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import orjson
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 # pydantic reads output schemas from TypedDicts, and on Python 3.11 only from these.
 from typing_extensions import TypedDict
@@ -32,10 +33,13 @@ from pipelines.query.engine import (
     run_query,
 )
 
+T = TypeVar("T")
+
 DEFAULT_MAX_ROWS = 200
 MAX_ROWS_LIMIT = 1000
 DEFAULT_MAX_CHARS = 50_000
 DEFAULT_TIMEOUT_S = 30.0
+BUSY_RETRY_SECONDS = 2.0
 
 
 class ColumnDescription(TypedDict):
@@ -94,10 +98,12 @@ class WarehouseTools:
         Each dbt mart carries its one-line description. Read this before query_warehouse.
         """
         with _engine_errors():
-            tables = describe_warehouse(
-                destination=self._destination,
-                duckdb_path=self._duckdb_path,
-                timeout_s=self._timeout_s,
+            tables = _retry_busy(
+                lambda: describe_warehouse(
+                    destination=self._destination,
+                    duckdb_path=self._duckdb_path,
+                    timeout_s=self._timeout_s,
+                )
             )
         return {
             "tables": [
@@ -132,13 +138,15 @@ class WarehouseTools:
         max_rows and at a character cap (truncated says so); a slow query times out.
         """
         with _engine_errors():
-            result = run_query(
-                sql,
-                destination=self._destination,
-                duckdb_path=self._duckdb_path,
-                max_rows=max_rows,
-                timeout_s=self._timeout_s,
-                count_rows=False,
+            result = _retry_busy(
+                lambda: run_query(
+                    sql,
+                    destination=self._destination,
+                    duckdb_path=self._duckdb_path,
+                    max_rows=max_rows,
+                    timeout_s=self._timeout_s,
+                    count_rows=False,
+                )
             )
         rows, cut_by_chars = _cap_chars(result.rows, self._max_chars)
         truncated_by: Literal["max_rows", "max_chars"] | None = (
@@ -152,6 +160,18 @@ class WarehouseTools:
             "truncated": truncated_by is not None,
             "truncated_by": truncated_by,
         }
+
+
+def _retry_busy(work: Callable[[], T]) -> T:
+    """`work()`, tried again for a moment while a load holds the DuckDB file; then the
+    engine's WarehouseBusy ("try again") goes to the agent instead of a hang."""
+    retrying = Retrying(
+        stop=stop_after_delay(BUSY_RETRY_SECONDS),
+        wait=wait_exponential(multiplier=0.1, max=0.5),
+        retry=retry_if_exception_type(WarehouseBusy),
+        reraise=True,
+    )
+    return retrying(work)
 
 
 def _cap_chars(rows: list[tuple[Any, ...]], max_chars: int) -> tuple[list[list[Any]], bool]:

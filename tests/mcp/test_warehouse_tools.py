@@ -147,20 +147,27 @@ def test_statements_that_are_not_select_are_refused_before_running(
     assert [line["outcome"] for line in audit_lines(audit_path)] == ["refused"] * 3
 
 
-def test_a_busy_file_says_try_again(make_server: MakeServer, warehouse: Path) -> None:
+def _hold_lock(warehouse: Path, seconds: float) -> subprocess.Popen[str]:
+    """Another process that opens the file for writing, as a load does, for `seconds`."""
     holder = subprocess.Popen(
         [
             sys.executable,
             "-c",
             "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
-            "print('locked', flush=True); time.sleep(60)",
+            "print('locked', flush=True); time.sleep(float(sys.argv[2])); c.close()",
             str(warehouse),
+            str(seconds),
         ],
         stdout=subprocess.PIPE,
         text=True,
     )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+def test_a_busy_file_says_try_again(make_server: MakeServer, warehouse: Path) -> None:
+    holder = _hold_lock(warehouse, 60)
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         started = time.monotonic()
         result = call(make_server(duckdb_path=warehouse), "query_warehouse", sql="SELECT 1")
         assert time.monotonic() - started < 10
@@ -168,6 +175,17 @@ def test_a_busy_file_says_try_again(make_server: MakeServer, warehouse: Path) ->
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_lock_released_within_the_retry_window_is_waited_for(
+    make_server: MakeServer, warehouse: Path
+) -> None:
+    holder = _hold_lock(warehouse, 0.5)
+    try:
+        result = call(make_server(duckdb_path=warehouse), "query_warehouse", sql="SELECT 7 AS n")
+        assert ok(result)["rows"] == [[7]]
+    finally:
+        holder.wait(timeout=10)
 
 
 def test_missing_warehouse_is_a_tool_error(make_server: MakeServer) -> None:
