@@ -82,6 +82,7 @@ def mcp(
 
     options = HttpOptions(host, port, settings.token or "") if http else None
     audit = AuditLog(settings.audit_log, secrets=(api.api_key, settings.token))
+    audit.check_writable()
     warehouse = WarehouseTools(
         destination=destination,
         duckdb_path=duckdb_path,

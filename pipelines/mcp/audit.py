@@ -31,6 +31,7 @@ from urllib.parse import quote, quote_plus
 
 import orjson
 
+from pipelines.errors import ConfigError
 from pipelines.mcp.settings import TOOL_SCOPES
 
 MASK = "***"
@@ -73,6 +74,19 @@ class AuditLog:
         for secret in self._secrets:
             text = text.replace(secret, MASK)
         return text
+
+    def check_writable(self) -> None:
+        """Create the log (and its folder) if needed; ConfigError naming the path when it
+        cannot be written, so the server never runs without its audit trail."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("ab"):
+                pass
+        except OSError as error:
+            raise ConfigError(
+                f"Cannot write the MCP audit log {str(self.path)!r} ({error.strerror}); "
+                "pass --audit-log or set SOURCES__REFINER__MCP_AUDIT_LOG to a writable file"
+            ) from None
 
     def mask_values(self, value: dict[str, Any]) -> dict[str, Any]:
         """`value` (JSON-ready) with every known secret value masked, keys left alone: what

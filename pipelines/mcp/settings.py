@@ -41,7 +41,8 @@ LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def parse_scopes(allow: str, *, sql: bool = True) -> frozenset[Scope]:
-    """The scopes of `--allow` (a comma list), plus `read` always and `sql` when `sql`.
+    """The scopes of `--allow` (a comma list), plus `read`, and `sql` unless `sql` is False
+    (`--no-sql`, which wins over `--allow sql`).
 
     Raises ConfigError naming the valid scopes for an unknown one.
     """
@@ -51,10 +52,9 @@ def parse_scopes(allow: str, *, sql: bool = True) -> frozenset[Scope]:
         raise ConfigError(
             f"--allow: unknown scope {', '.join(unknown)}; use a comma list of {', '.join(SCOPES)}"
         )
-    scopes: set[Scope] = {cast(Scope, name) for name in names}
-    scopes.add("read")
-    if sql:
-        scopes.add("sql")
+    scopes: set[Scope] = {cast(Scope, name) for name in names} | {"read", "sql"}
+    if not sql:
+        scopes.discard("sql")
     return frozenset(scopes)
 
 
