@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import subprocess
 import sys
@@ -163,6 +164,21 @@ def expected_nps_by_week(emulator: Emulator) -> dict[tuple[str, date], dict[str,
         nps = Fraction(100 * (row["promoters"] - row["detractors"]), total)
         expected[key] = {**row, "responses": total, "nps": _round_half_away(nps)}
     return expected
+
+
+def assert_nps_by_week(json_lines: str, emulator: Emulator) -> None:
+    """The JSON Lines of `refiner sql nps-by-week` hold exactly the emulator's weekly NPS."""
+    actual = {}
+    for line in json_lines.splitlines():
+        record = json.loads(line)
+        actual[(record.pop("form_name"), record.pop("week_start"))] = record
+    expected = {
+        (name, week.isoformat()): values
+        for (name, week), values in expected_nps_by_week(emulator).items()
+    }
+    assert actual.keys() == expected.keys()
+    for key, values in expected.items():
+        assert actual[key] == pytest.approx(values, abs=1e-9), key
 
 
 def _round_half_away(value: Fraction) -> float:

@@ -15,7 +15,7 @@ import pytest
 
 from tests.query.conftest import KNOWN_ROWS, Loaded
 from tests.query.helpers import (
-    expected_nps_by_week,
+    assert_nps_by_week,
     file_digest,
     run_refiner,
     writer_holding,
@@ -225,18 +225,7 @@ def test_every_saved_query_runs(loaded: Loaded, name: str) -> None:
 def test_nps_by_week_matches_the_emulator(loaded: Loaded) -> None:
     run = run_refiner("sql", "nps-by-week", "--duckdb-path", str(loaded.path), "--format", "json")
     assert run.code == 0, run.stderr
-    actual = {}
-    for line in run.stdout.splitlines():
-        record = json.loads(line)
-        key = (record.pop("form_name"), record.pop("week_start"))
-        actual[key] = record
-    expected = {
-        (name, week.isoformat()): values
-        for (name, week), values in expected_nps_by_week(loaded.emulator).items()
-    }
-    assert actual.keys() == expected.keys()
-    for key, values in expected.items():
-        assert actual[key] == pytest.approx(values, abs=1e-9), key
+    assert_nps_by_week(run.stdout, loaded.emulator)
 
 
 def test_api_usage_reads_the_latest_snapshot(loaded: Loaded) -> None:

@@ -4,7 +4,6 @@ the emulator's truth."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,8 +24,8 @@ from pipelines.query.engine import (
     stream_query,
 )
 from tests.query.helpers import (
+    assert_nps_by_week,
     build_warehouse,
-    expected_nps_by_week,
     query_seed,
     refiner_env,
     run_refiner,
@@ -155,17 +154,7 @@ def test_timeout_cancels_the_query(warehouse: LoadedPostgres) -> None:
 def test_nps_by_week_on_postgres_matches_the_emulator(warehouse: LoadedPostgres) -> None:
     run = run_refiner("sql", "nps-by-week", "--destination", "postgres", "--format", "json")
     assert run.code == 0, run.stderr
-    actual = {}
-    for line in run.stdout.splitlines():
-        record = json.loads(line)
-        actual[(record.pop("form_name"), record.pop("week_start"))] = record
-    expected = {
-        (name, week.isoformat()): values
-        for (name, week), values in expected_nps_by_week(warehouse.emulator).items()
-    }
-    assert actual.keys() == expected.keys()
-    for key, values in expected.items():
-        assert actual[key] == pytest.approx(values, abs=1e-9), key
+    assert_nps_by_week(run.stdout, warehouse.emulator)
 
 
 @pytest.mark.parametrize(
