@@ -67,9 +67,8 @@ def sql_command(
     statement = _statement(query, file)
     with _one_line_errors():
         if output_format == "table":
-            _print_table(
-                statement, destination, duckdb_path, max_rows or DEFAULT_TABLE_ROWS, timeout
-            )
+            shown = DEFAULT_TABLE_ROWS if max_rows is None else max_rows
+            _print_table(statement, destination, duckdb_path, shown, timeout)
         else:
             _export(statement, destination, duckdb_path, output_format, output, max_rows, timeout)
 
@@ -136,18 +135,22 @@ def _print_table(
         max_rows=max_rows,
         timeout_s=timeout,
     )
-    _stdout().print(_result_table(result))
+    console = _stdout()
+    console.print(_result_table(result))
+    console.print(_row_note(result), markup=False)
+
+
+def _row_note(result: QueryResult) -> str:
+    shown = len(result.rows)
+    if result.truncated:
+        return f"first {shown} of {result.total_rows} rows (--max-rows to show more)"
+    return f"{shown} row" + ("" if shown == 1 else "s")
 
 
 def _result_table(result: QueryResult) -> Any:
     from rich.table import Table
 
-    shown = len(result.rows)
-    if result.truncated:
-        caption = f"first {shown} of {result.total_rows} rows (--max-rows to show more)"
-    else:
-        caption = f"{shown} row" + ("" if shown == 1 else "s")
-    table = Table(show_header=True, header_style="bold", caption=caption, caption_justify="left")
+    table = Table(show_header=True, header_style="bold")
     for name, type_name in zip(result.columns, result.types, strict=True):
         numeric = any(word in type_name.upper() for word in _NUMERIC_TYPES)
         table.add_column(name, justify="right" if numeric else "left")

@@ -124,6 +124,10 @@ def test_table_shows_first_rows_of_all(loaded: Loaded) -> None:
     first = [row[0] for row in _read(loaded.path, "select uuid from refiner_raw.responses")]
     shown = re.findall(r"[0-9a-f]{8}-[0-9a-f-]{27}", run.stdout)
     assert shown == sorted(first)[:5]
+    none = run_refiner("sql", "select 1 as x", "--duckdb-path", str(loaded.path), "--max-rows", "0")
+    assert none.stdout.endswith("first 0 of 1 rows (--max-rows to show more)\n")
+    one = run_refiner("sql", "select 1 as x", "--duckdb-path", str(loaded.path))
+    assert one.stdout.endswith("│ 1 │\n└───┘\n1 row\n")
 
 
 def test_max_rows_caps_csv_and_json(known: Path) -> None:
