@@ -39,6 +39,7 @@ from typing import Any, Literal, Protocol, TypeVar
 
 from pipelines.defaults import DEFAULT_ANALYTICS_SCHEMA, DEFAULT_DATASET, DEFAULT_DUCKDB_PATH
 from pipelines.errors import ConfigError
+from pipelines.query.sandbox import validate_select
 from pipelines.sync.state import (
     FAILED,
     INVALID,
@@ -69,35 +70,6 @@ EVENT_ID_COLUMNS = ("identifier", "remote_id", "id")
 ALWAYS_EXCLUDED = frozenset({"contact_uuid"})
 DEFAULT_WORKERS = 8
 SAMPLE_SIZE = 5
-
-# sqlglot node keys that write, change the session or leave the statement unparsed.
-_FORBIDDEN_NODE_KEYS = frozenset(
-    {
-        "insert",
-        "update",
-        "delete",
-        "merge",
-        "create",
-        "drop",
-        "alter",
-        "command",
-        "copy",
-        "pragma",
-        "transaction",
-        "commit",
-        "rollback",
-        "into",
-        "set",
-        "use",
-        "attach",
-        "detach",
-        "grant",
-        "truncatetable",
-        "analyze",
-        "describe",
-        "loaddata",
-    }
-)
 
 
 class ContactWriter(Protocol):
@@ -144,32 +116,6 @@ class SyncInput:
         model = identifier(self.model or DEFAULT_MODEL, "model name")
         schema = identifier(analytics_schema, "analytics schema")
         return f"SELECT * FROM {warehouse.qualified(schema, model)}", model
-
-
-def validate_select(sql: str, dialect: str) -> str:
-    """Return `sql` if it is exactly one read-only SELECT (or WITH ... SELECT) statement.
-
-    The statement is parsed with sqlglot; anything else (several statements, DML, DDL,
-    SELECT INTO, SET, PRAGMA, ATTACH, COPY) raises ConfigError. The text runs unchanged, on a
-    read-only connection, so a query sqlglot misjudges still cannot write.
-    """
-    import sqlglot
-    from sqlglot import exp
-    from sqlglot.errors import ParseError
-
-    try:
-        statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
-    except ParseError as error:
-        raise ConfigError(f"--sql is not valid SQL: {str(error).splitlines()[0]}") from error
-    if len(statements) != 1:
-        raise ConfigError(f"--sql must be a single SELECT statement, got {len(statements)}.")
-    statement = statements[0]
-    if not isinstance(statement, exp.Query):
-        raise ConfigError(f"--sql must be a SELECT statement, got {statement.key.upper()}.")
-    for node in statement.walk():
-        if node.key in _FORBIDDEN_NODE_KEYS:
-            raise ConfigError(f"--sql must only read; it contains {node.key.upper()}.")
-    return sql.strip().rstrip(";")
 
 
 def read_input(warehouse: Warehouse, statement: str) -> ColumnData:
