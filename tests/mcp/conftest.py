@@ -17,9 +17,7 @@ from pipelines.mcp.server import build_server
 from pipelines.mcp.settings import allowed_tools, parse_scopes
 from pipelines.mcp.warehouse_tools import WarehouseTools
 from sources.refiner.client import RefinerClient
-from tests.mcp.helpers import SENTINEL_KEY, SENTINEL_TOKEN
-
-MakeServer = Callable[..., MCPServer[Any]]
+from tests.mcp.helpers import SENTINEL_KEY, SENTINEL_TOKEN, MakeServer
 
 
 @pytest.fixture

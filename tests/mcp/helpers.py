@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -109,3 +110,6 @@ def warehouse_fingerprint(path: Path) -> list[tuple[Any, ...]]:
             )
             for schema, table in tables
         ]
+
+
+MakeServer = Callable[..., MCPServer[Any]]

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from emulator import Emulator
 from pipelines.mcp.audit import AuditLog
-from tests.mcp.conftest import MakeServer
 from tests.mcp.helpers import (
     CLIENT_INFO,
     SENTINEL_KEY,
     SENTINEL_TOKEN,
+    MakeServer,
     audit_lines,
     call,
     error_text,

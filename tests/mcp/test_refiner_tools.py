@@ -11,8 +11,7 @@ from mcp.server import MCPServer
 from emulator import Emulator
 from pipelines.config import ApiSettings, make_client
 from sources.refiner.models import to_builtins
-from tests.mcp.conftest import MakeServer
-from tests.mcp.helpers import SENTINEL_KEY, audit_lines, call, error_text, ok
+from tests.mcp.helpers import SENTINEL_KEY, MakeServer, audit_lines, call, error_text, ok
 
 
 def _walk(server: MCPServer[Any], tool: str, **arguments: Any) -> list[dict[str, Any]]:

@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.mcp.conftest import MakeServer
-from tests.mcp.helpers import READS, WAREHOUSE, WRITES, list_tools
+from tests.mcp.helpers import READS, WAREHOUSE, WRITES, MakeServer, list_tools
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.mcp.conftest import MakeServer
 from tests.mcp.helpers import (
     RESPONSE_ROWS,
+    MakeServer,
     audit_lines,
     call,
     error_text,

@@ -4,21 +4,12 @@ and a small DuckDB file of hand-written rows."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from emulator import Emulator
-from tests.query.helpers import build_warehouse, query_seed, refiner_env
-
-
-@dataclass(frozen=True)
-class Loaded:
-    """A warehouse `refiner load` + `refiner transform` built from `emulator`."""
-
-    emulator: Emulator
-    path: Path
+from tests.query.helpers import KNOWN_ROWS, Loaded, build_warehouse, query_seed, refiner_env
 
 
 @pytest.fixture(scope="session")
@@ -32,14 +23,6 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
         yield Loaded(emulator, path)
     finally:
         emulator.stop()
-
-
-KNOWN_ROWS = [
-    (1, "plain", "2024-05-01 10:00:00+00", 1.5),
-    (2, 'comma, "quotes" and ünïcödé 👏', "2024-05-02 23:59:59.5+00", None),
-    (3, "line one\nline two\r\nthree", "2024-05-03 00:00:00+00", -2.25),
-    (4, None, None, 0.0),
-]
 
 
 @pytest.fixture

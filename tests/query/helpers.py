@@ -185,3 +185,19 @@ def _round_half_away(value: Fraction) -> float:
     scaled = abs(value) * 10
     rounded = int(scaled) + (1 if scaled - int(scaled) >= Fraction(1, 2) else 0)
     return (rounded if value >= 0 else -rounded) / 10
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A warehouse `refiner load` + `refiner transform` built from `emulator`."""
+
+    emulator: Emulator
+    path: Path
+
+
+KNOWN_ROWS = [
+    (1, "plain", "2024-05-01 10:00:00+00", 1.5),
+    (2, 'comma, "quotes" and ünïcödé 👏', "2024-05-02 23:59:59.5+00", None),
+    (3, "line one\nline two\r\nthree", "2024-05-03 00:00:00+00", -2.25),
+    (4, None, None, 0.0),
+]

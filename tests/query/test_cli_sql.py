@@ -13,8 +13,9 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from tests.query.conftest import KNOWN_ROWS, Loaded
 from tests.query.helpers import (
+    KNOWN_ROWS,
+    Loaded,
     assert_nps_by_week,
     file_digest,
     run_refiner,

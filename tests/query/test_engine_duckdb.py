@@ -22,8 +22,7 @@ from pipelines.query.engine import (
     run_query,
     stream_query,
 )
-from tests.query.conftest import Loaded
-from tests.query.helpers import file_digest, writer_holding
+from tests.query.helpers import Loaded, file_digest, writer_holding
 
 SLOW_QUERY = "select count(*) from range(100000000000) as a"
 

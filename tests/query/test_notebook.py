@@ -13,7 +13,7 @@ import pytest
 
 from pipelines.query import dataset, query
 from pipelines.query.engine import QueryRefused
-from tests.query.conftest import Loaded
+from tests.query.helpers import Loaded
 
 
 def test_query_returns_typed_dataframe(loaded: Loaded) -> None:
