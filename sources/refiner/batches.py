@@ -18,6 +18,7 @@ from dlt.extract.items_transform import MapItem
 from dlt.sources import DltResource
 
 from sources.refiner import schema
+from sources.refiner.reshape import ContactTables, ResponseTables
 from sources.refiner.unchanged import LoadedRows
 
 BATCH_ROWS = 20_000
@@ -69,6 +70,27 @@ class Batch:
         for name, table in tables.items():
             if table.num_rows:
                 yield table if name == self.parent else dlt.mark.with_table_name(table, name)
+
+
+def add_contacts(batch: Batch, tables: ContactTables) -> None:
+    """A contacts page: its contacts, and their attributes and segments carrying
+    `last_seen_at`."""
+    contacts = tables.contacts
+    batch.add("contacts", contacts)
+    batch.add_child(
+        "contact_attributes", tables.attributes, "last_seen_at", contacts, tables.attribute_rows
+    )
+    batch.add_child(
+        "contact_segments", tables.segments, "last_seen_at", contacts, tables.segment_rows
+    )
+
+
+def add_responses(batch: Batch, tables: ResponseTables, cursor: str) -> None:
+    """A responses page: its responses, and their answers carrying the `cursor` column."""
+    batch.add("responses", tables.responses)
+    batch.add_child(
+        "response_answers", tables.answers, cursor, tables.responses, tables.answer_rows
+    )
 
 
 def nonempty(rows: pa.Table | list[dict[str, Any]]) -> Iterator[Any]:

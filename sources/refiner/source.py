@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -40,10 +41,15 @@ import pyarrow as pa
 from dlt.extract.incremental import Incremental
 from dlt.sources import DltResource
 
-from sources.refiner.batches import Batch, nonempty, with_children
+from sources.refiner.batches import Batch, add_contacts, add_responses, nonempty, with_children
 from sources.refiner.client import RefinerClient
 from sources.refiner.errors import ValidationError
-from sources.refiner.reshape import reshape_account_usage, reshape_forms, reshape_segments
+from sources.refiner.reshape import (
+    ResponseTables,
+    reshape_account_usage,
+    reshape_forms,
+    reshape_segments,
+)
 from sources.refiner.reshape_pool import (
     ReshapePool,
     decode_contacts,
@@ -71,6 +77,7 @@ from sources.refiner.settings import (
 from sources.refiner.timestamps import parse_timestamp
 from sources.refiner.unchanged import LoadedRows
 from sources.refiner.walks import (
+    Walk,
     contact_tables,
     form_uuids,
     report_days,
@@ -287,18 +294,7 @@ def _contact_pages(
         for tables in contact_tables(pages, floor):
             stats.count_missing("contacts", tables.missing_cursor)
             stats.count_rows("contacts", tables.contacts.num_rows)
-            contacts = tables.contacts
-            batch.add("contacts", contacts)
-            batch.add_child(
-                "contact_attributes",
-                tables.attributes,
-                "last_seen_at",
-                contacts,
-                tables.attribute_rows,
-            )
-            batch.add_child(
-                "contact_segments", tables.segments, "last_seen_at", contacts, tables.segment_rows
-            )
+            add_contacts(batch, tables)
             if batch.full:
                 yield from batch.drain()
     yield from batch.drain()
@@ -321,6 +317,30 @@ def _responses(
     loads every response it reads.
     A finished backfill window records `backfill` plus its end in the source state.
     """
+    walks = _response_walks(client, settings, pool, cursor)
+    loaded = None if backfill else _loaded_rows("responses", cursor.cursor_path, settings.lookback)
+    batch = Batch("responses", loaded)
+    with pool.lease():
+        for reshaping in concurrent_pages(walks, max_workers=settings.max_workers):
+            tables = reshaping.result()
+            stats.count_missing("responses", tables.responses[cursor.cursor_path].null_count)
+            stats.count_rows("responses", tables.responses.num_rows)
+            add_responses(batch, tables, cursor.cursor_path)
+            if batch.full:
+                yield from batch.drain()
+    yield from batch.drain()
+    if loaded is not None:
+        loaded.save()
+    if backfill is not None and cursor.end_value is not None:
+        through = _as_utc(cursor.end_value).isoformat()
+        dlt.current.source_state()["backfill"] = {**backfill, "through": through}
+
+
+def _response_walks(
+    client: RefinerClient, settings: _Settings, pool: ReshapePool, cursor: Incremental[datetime]
+) -> list[Walk[Future[ResponseTables]]]:
+    """The concurrent walks over [cursor start, cursor end or now), one per date window; the
+    windows are counted (and balanced) now, the pages read when the walks run."""
     start = _as_utc(cursor.start_value) if cursor.start_value is not None else _now()
     end = cursor.end_value
     params = {"include": settings.include, "with_attributes": settings.with_attributes}
@@ -332,41 +352,19 @@ def _responses(
         page_length=settings.page_length,
         max_workers=settings.max_workers,
     )
-    loaded = None if backfill else _loaded_rows("responses", cursor.cursor_path, settings.lookback)
-    batch = Batch("responses", loaded)
-    with pool.lease():
-        walks = window_walks(
-            client,
-            params,
-            windows,
-            lambda: pool.decoder(
-                decode_responses,
-                min_items=settings.reshape_in_processes_from,
-                total=total,
-                with_attributes=settings.with_attributes,
-            ),
-            open_end=end is None,
-            page_length=settings.page_length,
-        )
-        for reshaping in concurrent_pages(walks, max_workers=settings.max_workers):
-            tables = reshaping.result()
-            stats.count_missing("responses", tables.responses[cursor.cursor_path].null_count)
-            stats.count_rows("responses", tables.responses.num_rows)
-            batch.add("responses", tables.responses)
-            batch.add_child(
-                "response_answers",
-                tables.answers,
-                cursor.cursor_path,
-                tables.responses,
-                tables.answer_rows,
-            )
-            if batch.full:
-                yield from batch.drain()
-    yield from batch.drain()
-    if loaded is not None:
-        loaded.save()
-    if backfill is not None and end is not None:
-        dlt.current.source_state()["backfill"] = {**backfill, "through": _as_utc(end).isoformat()}
+    return window_walks(
+        client,
+        params,
+        windows,
+        lambda: pool.decoder(
+            decode_responses,
+            min_items=settings.reshape_in_processes_from,
+            total=total,
+            with_attributes=settings.with_attributes,
+        ),
+        open_end=end is None,
+        page_length=settings.page_length,
+    )
 
 
 def _forms(client: RefinerClient, settings: _Settings) -> Iterator[pa.Table]:
