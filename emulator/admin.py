@@ -31,31 +31,18 @@ from typing import Any, Protocol
 
 from emulator.clock import Clock
 from emulator.errors import ApiError, not_found
-from emulator.faults import Faults
-from emulator.requestlog import RequestLog
-from emulator.store import Store
+from emulator.server import Backend
 
 Result = tuple[int, Any]
 OK: dict[str, Any] = {"message": "ok"}
 
 
-class Controls(Protocol):
-    """The parts of an `Emulator` the admin API reads and drives."""
-
-    @property
-    def store(self) -> Store: ...
+class Controls(Backend, Protocol):
+    """The parts of an `Emulator` the admin API reads and drives: what the API serves, plus
+    the clock, the base URL and the page-cache prewarm."""
 
     @property
     def clock(self) -> Clock: ...
-
-    @property
-    def faults(self) -> Faults: ...
-
-    @property
-    def request_log(self) -> RequestLog: ...
-
-    @property
-    def api_keys(self) -> frozenset[str]: ...
 
     @property
     def base_url(self) -> str: ...
