@@ -66,7 +66,8 @@ from sources.refiner.settings import (
     MAX_RETRY_AFTER_SECONDS,
 )
 
-logger = logging.getLogger(__name__)
+# Retry warnings are the client's: callers (pipelines.load) filter this logger by name.
+logger = logging.getLogger("sources.refiner.client")
 
 M = TypeVar("M", bound=Model)
 T = TypeVar("T")
