@@ -27,7 +27,8 @@ from sources.refiner.reshape import ContactTables, reshape_report
 from sources.refiner.timestamps import format_query_timestamp
 from sources.refiner.windows import MIN_WINDOW, Window, balanced_windows
 
-logger = logging.getLogger(__name__)
+# The source's warnings, under the name they had before the walks moved out of source.py.
+logger = logging.getLogger("sources.refiner.source")
 
 T = TypeVar("T")
 Walk = Callable[[], Iterator[T]]
