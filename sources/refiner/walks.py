@@ -27,7 +27,7 @@ from sources.refiner.reshape import ContactTables, reshape_report
 from sources.refiner.timestamps import format_query_timestamp
 from sources.refiner.windows import MIN_WINDOW, Window, balanced_windows
 
-# The source's warnings, under the name they had before the walks moved out of source.py.
+# The walks run inside the source's resources, so they log as the source.
 logger = logging.getLogger("sources.refiner.source")
 
 T = TypeVar("T")
