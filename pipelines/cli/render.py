@@ -18,7 +18,9 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-from pipelines.sync.reverse import SAMPLE_SIZE, EventPlan, SyncPlan, SyncReport
+from pipelines.sync.events import EventPlan
+from pipelines.sync.plan import SAMPLE_SIZE, SyncPlan
+from pipelines.sync.send import SyncReport
 
 if TYPE_CHECKING:
     from pipelines.load.run import LoadSummary

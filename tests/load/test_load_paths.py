@@ -215,7 +215,7 @@ def test_merge_keys_of_earlier_versions_are_cleared(
     before the destination scope declared it: the next load that writes child rows clears the
     hint, so dlt merges on the scope alone instead of warning on every run that it ignores the
     merge key."""
-    from sources.refiner import source
+    from sources.refiner import schema
 
     earlier = {
         resource: {
@@ -229,11 +229,11 @@ def test_merge_keys_of_earlier_versions_are_cleared(
             else hints
             for table, hints in tables.items()
         }
-        for resource, tables in source._CHILD_HINTS.items()
+        for resource, tables in schema.CHILD_HINTS.items()
     }
     with make_target("duckdb", tmp_path) as target:
         with monkeypatch.context() as patch:
-            patch.setattr(source, "_CHILD_HINTS", earlier)
+            patch.setattr(schema, "CHILD_HINTS", earlier)
             target.load(emulator, resources=["contacts", "responses"])
         assert _merge_keys(target) == {table: {key} for table, key in PARENT_KEYS.items()}
 

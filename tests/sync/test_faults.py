@@ -17,15 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from emulator import DEFAULT_API_KEY, Emulator
-from pipelines.sync.reverse import (
-    SyncInput,
-    SyncPlan,
-    SyncReport,
-    TraitOptions,
-    WarehouseTarget,
-    execute_traits,
-    prepare_traits,
-)
+from pipelines.sync.input import SyncInput
+from pipelines.sync.plan import SyncPlan
+from pipelines.sync.runs import TraitOptions, WarehouseTarget, execute, prepare_traits
+from pipelines.sync.send import SyncReport
 from sources.refiner.client import RefinerClient
 from tests.load.helpers import Warehouse
 from tests.load.scenarios import Workspace, assert_ok, stop, wait_until
@@ -44,7 +39,7 @@ def push(emulator: Emulator, path: Path, *, attempts: int) -> tuple[SyncPlan, Sy
         backoff_initial=0.01,
         backoff_max=0.05,
     ) as client:
-        return plan, execute_traits(target, plan, client, workers=6)
+        return plan, execute(target, plan, client, workers=6)
 
 
 def test_503_and_429_every_row_succeeds_over_two_runs(
@@ -134,7 +129,7 @@ def test_sigkill_mid_push_resends_at_most_the_in_flight_rows(
     assert len(resent) <= 2 * workers  # in flight, or finished and awaiting their write
     assert len(plan.to_send) == 48 - len(set(first)) + len(resent)
     with RefinerClient(DEFAULT_API_KEY, emulator.base_url) as client:
-        report = execute_traits(target, plan, client)
+        report = execute(target, plan, client)
     assert report.failed == 0
     for row in rows:
         found = next(c for c in emulator.store.contacts.values() if c["remote_id"] == row[1])
