@@ -157,7 +157,8 @@ def check_destination(destination: str) -> str:
     it does otherwise."""
     if destination not in DESTINATIONS:
         raise ConfigError(
-            f"--destination {destination!r} is not supported; use one of {', '.join(DESTINATIONS)}"
+            f"Unknown --destination {destination!r}: destination must be one of "
+            f"{', '.join(DESTINATIONS)}"
         )
     return destination
 

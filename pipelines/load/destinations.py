@@ -79,7 +79,7 @@ def warehouse_busy(error: BaseException) -> WarehouseBusyError | None:
         found = _DUCKDB_LOCK.search(str(seen))
         if found:
             return WarehouseBusyError(
-                f"DuckDB file {found['file']} is in use by {found['program']} (PID "
+                f"DuckDB file {found['file']} is locked by {found['program']} (PID "
                 f"{found['pid']}); close that program or its connection, then run again"
             )
         seen = seen.__cause__ or seen.__context__

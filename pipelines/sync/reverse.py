@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, TypeVar
 
+from pipelines.config import check_dataset, check_destination
 from pipelines.defaults import DEFAULT_ANALYTICS_SCHEMA, DEFAULT_DATASET, DEFAULT_DUCKDB_PATH
 from pipelines.errors import ConfigError
 from pipelines.sync.state import (
@@ -735,7 +736,8 @@ class WarehouseTarget:
 
     def open(self, *, read_only: bool) -> Warehouse:
         """Connect; read-only connections run the input query so it cannot write."""
-        identifier(self.dataset, "dataset")
+        check_destination(self.destination)
+        check_dataset(self.dataset)
         return open_warehouse(self.destination, duckdb_path=self.duckdb_path, read_only=read_only)
 
 
