@@ -200,7 +200,7 @@ _KIND_NAMES: dict[type, str] = {
     int: "a whole number",
     float: "a number",
     bool: "true or false",
-    list: "a list",
+    list: 'a list such as ["nps", "csat"]',
     str: "text",
 }
 

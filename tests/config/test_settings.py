@@ -11,6 +11,7 @@ import io
 import os
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -98,7 +99,7 @@ def test_each_layer_reaches_the_requests_of_a_load(
         secrets=f'[sources.refiner]\napi_key = "{DEFAULT_API_KEY}"\n',
         config=f'[sources.refiner]\nbase_url = "{emulator.base_url}"\npage_length = 30\n',
     )
-    options = {
+    options: dict[str, Any] = {
         "resources": ["contacts"],
         "duckdb_path": tmp_path / "warehouse.duckdb",
         "pipelines_dir": tmp_path / "pipelines",

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -63,8 +64,23 @@ def telemetry_receiver() -> Iterator[_Receiver]:
     server.server_close()
 
 
-def _load_from(folder: Path, database: Path, emulator: Emulator, env: dict[str, str]) -> dict:
-    """`refiner load` in a child process whose working folder is `folder`."""
+@dataclass(frozen=True)
+class _Run:
+    folder: Path
+    telemetry: bool
+    """`runtime.dlthub_telemetry` as dlt resolved it in the loading process."""
+    staging: dict[str, int]
+    """Rows per data table of the staging dataset after the load."""
+
+
+def _load_from_empty_folder(
+    tmp_path: Path, emulator: Emulator, receiver: _Receiver, env: dict[str, str]
+) -> _Run:
+    """`refiner load` in a child process whose working folder is empty; dlt's telemetry goes
+    to `receiver`."""
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    database = tmp_path / "warehouse.duckdb"
     inherited = {
         name: value
         for name, value in os.environ.items()
@@ -79,6 +95,7 @@ def _load_from(folder: Path, database: Path, emulator: Emulator, env: dict[str, 
         "SOURCES__REFINER__PAGE_LENGTH": str(PAGE_LENGTH),
         "SOURCES__REFINER__START_DATE": START_DATE,
         "DLT_DATA_DIR": str(folder / "dlt-data"),
+        "RUNTIME__DLTHUB_TELEMETRY_ENDPOINT": f"http://127.0.0.1:{receiver.server_address[1]}",
         **env,
     }
     args = ["load", "--resources", "contacts,responses", "--duckdb-path", str(database)]
@@ -91,9 +108,9 @@ def _load_from(folder: Path, database: Path, emulator: Emulator, env: dict[str, 
         timeout=180,
     )
     assert done.returncode == 0, done.stderr
-    report: dict = json.loads(done.stdout.strip().splitlines()[-1])
+    report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report["code"] == 0, done.stderr
-    return report
+    return _Run(folder, report["telemetry"], _staging_rows(database))
 
 
 def _staging_rows(database: Path) -> dict[str, int]:
@@ -103,7 +120,7 @@ def _staging_rows(database: Path) -> dict[str, int]:
             "select table_name from information_schema.tables where table_schema = ?", [STAGING]
         ).fetchall()
         return {
-            name: connection.execute(f'select count(*) from "{STAGING}"."{name}"').fetchone()[0]
+            name: len(connection.execute(f'select 1 from "{STAGING}"."{name}"').fetchall())
             for (name,) in tables
             if not name.startswith("_dlt")
         }
@@ -112,42 +129,21 @@ def _staging_rows(database: Path) -> dict[str, int]:
 def test_load_from_an_empty_folder_keeps_the_project_defaults(
     load_emulator: Emulator, tmp_path: Path, telemetry_receiver: _Receiver
 ) -> None:
-    folder = tmp_path / "elsewhere"
-    folder.mkdir()
-    endpoint = f"http://127.0.0.1:{telemetry_receiver.server_address[1]}"
-    report = _load_from(
-        folder,
-        tmp_path / "warehouse.duckdb",
-        load_emulator,
-        {"RUNTIME__DLTHUB_TELEMETRY_ENDPOINT": endpoint},
-    )
+    run = _load_from_empty_folder(tmp_path, load_emulator, telemetry_receiver, {})
 
-    assert report["telemetry"] is False
-    staging = _staging_rows(tmp_path / "warehouse.duckdb")
-    assert {"contacts", "responses"} <= set(staging), staging
-    assert sum(staging.values()) == 0, f"staging kept rows: {staging}"
+    assert run.telemetry is False
+    assert {"contacts", "responses"} <= set(run.staging), run.staging
+    assert sum(run.staging.values()) == 0, f"staging kept rows: {run.staging}"
     assert telemetry_receiver.requests == []
-    assert list(folder.iterdir()) == [folder / "dlt-data"], "the load wrote into the folder"
+    assert list(run.folder.iterdir()) == [run.folder / "dlt-data"], "the load wrote here"
 
 
 def test_environment_still_overrides_the_project_defaults(
     load_emulator: Emulator, tmp_path: Path, telemetry_receiver: _Receiver
 ) -> None:
-    folder = tmp_path / "elsewhere"
-    folder.mkdir()
-    endpoint = f"http://127.0.0.1:{telemetry_receiver.server_address[1]}"
-    report = _load_from(
-        folder,
-        tmp_path / "warehouse.duckdb",
-        load_emulator,
-        {
-            "RUNTIME__DLTHUB_TELEMETRY_ENDPOINT": endpoint,
-            "RUNTIME__DLTHUB_TELEMETRY": "true",
-            "LOAD__TRUNCATE_STAGING_DATASET": "false",
-        },
-    )
+    overrides = {"RUNTIME__DLTHUB_TELEMETRY": "true", "LOAD__TRUNCATE_STAGING_DATASET": "false"}
+    run = _load_from_empty_folder(tmp_path, load_emulator, telemetry_receiver, overrides)
 
-    assert report["telemetry"] is True
-    staging = _staging_rows(tmp_path / "warehouse.duckdb")
-    assert staging["contacts"] > 0 and staging["responses"] > 0, staging
+    assert run.telemetry is True
+    assert run.staging["contacts"] > 0 and run.staging["responses"] > 0, run.staging
     assert telemetry_receiver.requests, "dlt sent no telemetry even when told to"
