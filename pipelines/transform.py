@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipelines.config import check_dataset, check_destination
 from pipelines.defaults import DEFAULT_ANALYTICS_SCHEMA, DEFAULT_DATASET, DEFAULT_DUCKDB_PATH
 from pipelines.errors import ConfigError
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
-DESTINATIONS = ("duckdb", "postgres")
 RESPONSE_INCLUDES = ("completed", "partials", "all")
 
 _PASSED = frozenset({"success", "pass"})
@@ -96,8 +96,8 @@ def run_transform(
     """
     include = responses_include or _configured_include()
     environment = _profile_environment(destination, duckdb_path, postgres_url)
-    environment["REFINER_DATASET"] = _schema_name("dataset", dataset)
-    environment["REFINER_ANALYTICS_SCHEMA"] = _schema_name("analytics_schema", analytics_schema)
+    environment["REFINER_DATASET"] = check_dataset(dataset)
+    environment["REFINER_ANALYTICS_SCHEMA"] = check_dataset(analytics_schema, "--analytics-schema")
     _check_choice("responses_include", include, RESPONSE_INCLUDES)
     args = [
         "build",
@@ -148,17 +148,11 @@ def _configured_include() -> str:
     return value or "completed"
 
 
-def _schema_name(name: str, value: str) -> str:
-    if not value or not value.replace("_", "").isalnum() or value[0].isdigit():
-        raise ConfigError(f"{name} must be letters, digits and underscores; got {value!r}.")
-    return value
-
-
 def _profile_environment(
     destination: str, duckdb_path: str | Path, postgres_url: str | None
 ) -> dict[str, str]:
     """The REFINER_* variables of the connection that dbt_project/profiles.yml reads."""
-    _check_choice("destination", destination, DESTINATIONS)
+    check_destination(destination)
     environment = {"REFINER_DBT_TARGET": destination}
     if destination == "duckdb":
         path = Path(duckdb_path).resolve()

@@ -14,6 +14,7 @@ from pipelines.sync.warehouse import ColumnData, Warehouse, identifier
 
 DEFAULT_MODEL = "contact_traits"
 
+
 @dataclass(frozen=True)
 class SyncInput:
     """Where rows come from: a dbt model in the analytics schema, a `schema.table`, or a SELECT."""

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipelines.config import check_dataset, check_destination
 from pipelines.defaults import DEFAULT_ANALYTICS_SCHEMA, DEFAULT_DATASET, DEFAULT_DUCKDB_PATH
 from pipelines.errors import ConfigError
 from pipelines.query.sandbox import validate_select
@@ -23,7 +24,7 @@ from pipelines.sync.mapping import resolve_mapping
 from pipelines.sync.plan import NullMode, SyncPlan, plan_traits
 from pipelines.sync.send import DEFAULT_WORKERS, ContactWriter, Plan, SyncReport, push
 from pipelines.sync.state import SyncStore
-from pipelines.sync.warehouse import Warehouse, identifier, open_warehouse
+from pipelines.sync.warehouse import Warehouse, open_warehouse
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,8 @@ class WarehouseTarget:
 
     def open(self, *, read_only: bool) -> Warehouse:
         """Connect; read-only connections run the input query so it cannot write."""
-        identifier(self.dataset, "dataset")
+        check_destination(self.destination)
+        check_dataset(self.dataset)
         return open_warehouse(self.destination, duckdb_path=self.duckdb_path, read_only=read_only)
 
     @contextmanager

@@ -67,8 +67,17 @@ from sources.refiner.schema import (
 )
 from sources.refiner.settings import (
     DEFAULT_BASE_URL,
+    DEFAULT_INCLUDE,
+    DEFAULT_LOOKBACK_HOURS,
     DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_MAX_WORKERS,
+    DEFAULT_REPORT_TYPES,
+    DEFAULT_REPORTING_DAYS,
+    DEFAULT_REPORTING_REFETCH_DAYS,
     DEFAULT_REQUESTS_PER_MINUTE,
+    DEFAULT_RESHAPE_IN_PROCESSES_FROM,
+    DEFAULT_RESHAPE_PROCESSES,
+    DEFAULT_START_DATE,
     DEFAULT_TIMEOUT_SECONDS,
     INCLUDE_VALUES,
     MAX_PAGE_LENGTH,
@@ -86,8 +95,6 @@ from sources.refiner.walks import (
     window_walks,
 )
 from sources.refiner.windows import concurrent_pages
-
-DEFAULT_REPORT_TYPES = ("nps", "csat", "count")
 
 # Declared defaults mark the cursor parameters for dlt; the source passes configured ones.
 _CONTACTS_CURSOR = dlt.sources.incremental[datetime]("last_seen_at")
@@ -137,20 +144,20 @@ class _Settings:
 def refiner(
     api_key: str = dlt.secrets.value,
     base_url: str = DEFAULT_BASE_URL,
-    start_date: str = "2024-01-01",
+    start_date: str = DEFAULT_START_DATE,
     page_length: int = MAX_PAGE_LENGTH,
-    include: str = "completed",
-    lookback_hours: float = 2.0,
+    include: str = DEFAULT_INCLUDE,
+    lookback_hours: float = DEFAULT_LOOKBACK_HOURS,
     with_attributes: bool = False,
     reporting_types: Sequence[str] = DEFAULT_REPORT_TYPES,
-    reporting_days: int = 30,
-    reporting_refetch_days: int = 3,
+    reporting_days: int = DEFAULT_REPORTING_DAYS,
+    reporting_refetch_days: int = DEFAULT_REPORTING_REFETCH_DAYS,
     requests_per_minute: float = DEFAULT_REQUESTS_PER_MINUTE,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
-    max_workers: int = 4,
-    reshape_processes: int = 0,
-    reshape_in_processes_from: int = 20_000,
+    max_workers: int = DEFAULT_MAX_WORKERS,
+    reshape_processes: int = DEFAULT_RESHAPE_PROCESSES,
+    reshape_in_processes_from: int = DEFAULT_RESHAPE_IN_PROCESSES_FROM,
     reconcile: bool = False,
     responses_since: datetime | None = None,
     responses_until: datetime | None = None,
@@ -169,7 +176,10 @@ def refiner(
     touching the responses cursor; when it is done, source state `backfill` records
     `{"since": backfill_since, "through": responses_until}` (committed with the window's data).
     `client` (a RefinerClient) and `stats` (a RunStats) let a caller share the HTTP client and
-    read counts after the run. Raises ValidationError for a bad setting.
+    read counts after the run; a given client is used as it is, so `api_key` to
+    `timeout_seconds` configure only the client built when none is given. `refiner load`
+    resolves every setting once (pipelines/config.py) and passes all of them, the client's
+    included. Raises ValidationError for a bad setting.
     """
     settings = _Settings(
         page_length=page_length,
