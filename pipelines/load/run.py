@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from dlt import Pipeline
+from dlt.extract.resource import DltResource
 
 from pipelines.config import check_dataset, check_destination, make_client, resolve_source_settings
 from pipelines.defaults import DEFAULT_DATASET
@@ -99,6 +100,7 @@ def run_load(
     api_key: str | None = None,
     base_url: str | None = None,
     progress: ProgressCallback | None = None,
+    extra_resources: Sequence[DltResource] = (),
 ) -> LoadSummary:
     """Load Refiner into `destination`/`dataset` and return what this load did.
 
@@ -106,6 +108,8 @@ def run_load(
     segments, reporting, account_usage (all by default). `since`/`until` backfill responses
     in date windows (dates or ISO date-times, UTC); `reconcile` sweeps contacts and deletes
     what Refiner no longer has; `full_refresh` drops this source's tables and state first.
+    `extra_resources` are dlt resources of the project's own (the MCP audit log) loaded into
+    the same dataset after the source, under the same pipeline lock.
     DuckDB writes to `duckdb_path` (else DESTINATION__DUCKDB__CREDENTIALS, else
     ./refiner.duckdb). PostgreSQL takes its credentials from dlt config, e.g.
     DESTINATION__POSTGRES__CREDENTIALS.
@@ -158,6 +162,8 @@ def run_load(
                 summary.add(load_source(pipeline, source, selected, destination, full_refresh))
             if reconcile and "contacts" in selected and summary.load_ids:
                 _add(summary.deleted, delete_unseen_contacts(pipeline, summary.load_ids[-1]))
+            for resource in extra_resources:
+                summary.load_ids.extend(pipeline.run(resource).loads_ids)
         summary.rows = _count_rows(pipeline, summary.load_ids)
         summary.requests = client.stats.requests
         summary.cursors = _cursors(pipeline)
