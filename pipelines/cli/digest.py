@@ -15,6 +15,8 @@ from pipelines.cli.sync import _DESTINATION, _DUCKDB_PATH
 from pipelines.defaults import DEFAULT_ANALYTICS_SCHEMA, DEFAULT_DATASET
 from pipelines.errors import ConfigError
 
+_TO = typer.Option(None, "--to", help="stdout (default), file, email or slack; repeat for several.")
+
 
 def digest_command(
     day: str | None = typer.Option(
@@ -25,14 +27,12 @@ def digest_command(
     ),
     timezone: str = typer.Option("UTC", "--timezone", help="IANA time zone of the days."),
     period: str = typer.Option("day", "--period", help="day or week (Monday to Sunday)."),
-    to: list[str] = typer.Option(
-        ["stdout"], "--to", help="stdout, file, email or slack; repeat for several."
-    ),
+    to: list[str] | None = _TO,
     output_dir: str = typer.Option(
         "digest", "--output-dir", help="Directory that --to file writes into."
     ),
     summarizer: str = typer.Option(
-        "extractive", "--summarizer", help="none, extractive or openai ([digest] llm_*)."
+        "extractive", "--summarizer", help="none, extractive or openai (settings digest.llm_*)."
     ),
     skip_empty: bool = typer.Option(
         False, "--skip-empty", help="Send nothing when the period has no responses."
@@ -55,7 +55,7 @@ def digest_command(
         date=_parse_date(day),
         timezone=timezone,
         period=period,
-        to=to,
+        to=to or ("stdout",),
         output_dir=output_dir,
         summarizer=summarizer,
         skip_empty=skip_empty,

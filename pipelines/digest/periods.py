@@ -49,6 +49,11 @@ class Period:
             f"{self.last_day.day} {self.last_day:%b})"
         )
 
+    @property
+    def phrase(self) -> str:
+        """The label after a preposition: `on Friday 4 December 2026`, `in week 49 ...`."""
+        return f"{'on' if self.kind == 'day' else 'in'} {self.label}"
+
     def previous(self) -> Period:
         """The period of the same kind just before this one."""
         days = (self.last_day - self.first_day).days + 1

@@ -49,7 +49,7 @@ def title(digest: Digest) -> str:
 
 def empty_line(digest: Digest) -> str:
     """The one line of a period without responses."""
-    return f"No responses in {digest.period.label} ({digest.period.timezone})."
+    return f"No responses {digest.period.phrase} ({digest.period.timezone})."
 
 
 def figure_rows(digest: Digest) -> list[tuple[str, str, str, str]]:
@@ -60,14 +60,14 @@ def figure_rows(digest: Digest) -> list[tuple[str, str, str, str]]:
             "NPS",
             "—" if nps.score is None else f"{nps.score:+.1f}",
             _change_points(digest.nps_change),
-            f"{nps.answers} answers: {nps.promoters} promoters, {nps.passives} passives, "
-            f"{nps.detractors} detractors",
+            f"{count(nps.answers, 'answer')}: {count(nps.promoters, 'promoter')}, "
+            f"{count(nps.passives, 'passive')}, {count(nps.detractors, 'detractor')}",
         ),
         (
             "CSAT",
             "—" if csat.score is None else f"{csat.score:.1f}%",
             _change_points(digest.csat_change),
-            f"{csat.answers} answers"
+            count(csat.answers, "answer")
             + ("" if csat.average is None else f", average {csat.average:.2f} / 5"),
         ),
         (
@@ -77,6 +77,11 @@ def figure_rows(digest: Digest) -> list[tuple[str, str, str, str]]:
             f"{digest.previous_responses} in the period before",
         ),
     ]
+
+
+def count(number: int, noun: str) -> str:
+    """`1 answer`, `2 answers`."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def comment_label(comment: Comment) -> str:

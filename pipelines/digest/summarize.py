@@ -16,6 +16,7 @@ import logging
 from typing import Any, Literal
 
 from pipelines.digest.model import Digest, Summary
+from pipelines.digest.render import count
 from pipelines.digest.settings import LlmSettings
 
 SummarizerName = Literal["none", "extractive", "openai"]
@@ -61,16 +62,14 @@ def extractive(digest: Digest) -> str:
 
 
 def _responses_sentence(digest: Digest) -> str:
-    count = digest.responses
     change = digest.responses_change_percent
-    noun = "response" if count == 1 else "responses"
     if change is None:
         trend = "with none in the period before"
     elif round(change) == 0:
         trend = "about as many as in the period before"
     else:
         trend = f"{'up' if change > 0 else 'down'} {abs(change):.0f}% on the period before"
-    return f"{count} completed {noun} in {digest.period.label}, {trend}."
+    return f"{count(digest.responses, 'completed response')} {digest.period.phrase}, {trend}."
 
 
 def _nps_sentence(digest: Digest) -> str:
@@ -80,8 +79,8 @@ def _nps_sentence(digest: Digest) -> str:
     change = digest.nps_change
     moved = "" if change is None else f", {_points(change)} on the period before"
     return (
-        f"NPS was {nps.score:+.0f} from {nps.answers} answers ({nps.promoters} promoters, "
-        f"{nps.detractors} detractors){moved}."
+        f"NPS was {nps.score:+.0f} from {count(nps.answers, 'answer')} "
+        f"({count(nps.promoters, 'promoter')}, {count(nps.detractors, 'detractor')}){moved}."
     )
 
 
@@ -89,7 +88,7 @@ def _csat_sentence(digest: Digest) -> str:
     csat = digest.csat
     change = digest.csat_change
     moved = "" if change is None else f", {_points(change)}"
-    return f"CSAT was {csat.score:.0f}% satisfied from {csat.answers} answers{moved}."
+    return f"CSAT was {csat.score:.0f}% satisfied from {count(csat.answers, 'answer')}{moved}."
 
 
 def _points(change: float) -> str:
