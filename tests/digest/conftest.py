@@ -1,4 +1,4 @@
-"""Fixtures of the digest tests: one hand-made warehouse per module, and a clean [digest]."""
+"""Fixtures of the digest tests: one hand-made warehouse per test process, and a clean [digest]."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from tests.digest.helpers import Warehouse, build_warehouse
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
     """The RESPONSES of tests/digest/helpers.py, loaded and modelled in a DuckDB file."""
     return build_warehouse(tmp_path_factory.mktemp("digest"))
