@@ -51,7 +51,9 @@ def test_extractive_is_deterministic_and_three_to_five_sentences(
         "NPS was +25 from 4 answers (2 promoters, 1 detractor), down 8.3 points"
     )
     assert 3 <= first.summary.text.count(". ") + 1 <= 5
-    assert (tmp_path / "a" / "digest.txt").read_text() == (tmp_path / "b" / "digest.txt").read_text()
+    assert (tmp_path / "a" / "digest.txt").read_text() == (
+        tmp_path / "b" / "digest.txt"
+    ).read_text()
 
 
 def test_none_writes_no_summary(warehouse: Warehouse, tmp_path: Path) -> None:
