@@ -144,14 +144,19 @@ def _configured_include() -> str:
 
 
 def _question_vars() -> dict[str, list[str]]:
-    """`nps_questions` and `csat_questions` from `[transform]`; a lone string is one pattern."""
+    """`nps_questions` and `csat_questions` from `[transform]`: a list (a TOML array, or JSON
+    in an environment variable), or a lone string as one pattern."""
     import dlt
+    from dlt.common.configuration.exceptions import ConfigValueCannotBeCoercedException
 
     values: dict[str, list[str]] = {}
     for name in ("nps_questions", "csat_questions"):
-        value: Any = dlt.config.get(f"transform.{name}")
-        if isinstance(value, str):
-            value = [value]
+        key = f"transform.{name}"
+        value: Any
+        try:
+            value = dlt.config.get(key, list)
+        except ConfigValueCannotBeCoercedException:
+            value = [dlt.config.get(key)]
         if value is None:
             value = []
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
