@@ -77,8 +77,10 @@ def _at(text: str) -> str:
     return text.replace("T", " ").replace("Z", "")
 
 
-def build_warehouse(directory: Path) -> Warehouse:
-    """Serve the RESPONSES, load them into `directory`/digest.duckdb and run dbt."""
+def build_warehouse(directory: Path, postgres_url: str | None = None) -> Warehouse:
+    """Serve the RESPONSES, load them into `directory`/digest.duckdb (or, with `postgres_url`,
+    into that database, whose URL must also be DESTINATION__POSTGRES__CREDENTIALS) and run dbt.
+    """
     from pipelines.load.run import run_load
     from pipelines.transform import run_transform
 
@@ -119,14 +121,19 @@ def build_warehouse(directory: Path) -> Warehouse:
         people = [store.contact_records[uuid] for uuid in contacts]
         with _quiet():
             run_load(
-                destination="duckdb",
+                destination="postgres" if postgres_url else "duckdb",
                 duckdb_path=path,
                 pipelines_dir=directory / "pipelines",
                 api_key=DEFAULT_API_KEY,
                 base_url=emulator.base_url,
             )
     with _quiet():
-        run_transform("duckdb", path, quiet=True, target_path=directory / "target")
+        if postgres_url:
+            run_transform(
+                "postgres", postgres_url=postgres_url, quiet=True, target_path=directory / "target"
+            )
+        else:
+            run_transform("duckdb", path, quiet=True, target_path=directory / "target")
     return Warehouse(
         path=path,
         uuids=uuids,
