@@ -1,9 +1,10 @@
 """NPS and CSAT questions on forms whose config lists no elements (issue 19, item 6).
 
 The emulator serves opaque configs (SeedConfig(form_elements=False)) while its reports still
-count NPS answers by the questions' real types. The seeded identifiers that have answers (`nps`,
-`how_likely_are_you_to_recommend_...`, `how_satisfied_...`) are recognised by the heuristic; a form whose NPS question is called `q7` is not, so `refiner transform` warns for it
-until `[transform] nps_questions` names it.
+count NPS answers by the questions' real types. The seeded identifiers that have answers
+(`nps`, `how_likely_are_you_to_recommend_...`, `how_satisfied_...`) are recognised by the
+heuristic; a form whose NPS question is called `q7` is not, so `refiner transform` warns for
+it until `[transform] nps_questions` names it.
 """
 
 from __future__ import annotations
