@@ -1,7 +1,8 @@
 """`run_digest`: read the marts, summarise, render, and deliver one digest.
 
 Steps: resolve the period in the time zone; check the delivery settings (before any work, so a
-missing SMTP host fails fast); open the warehouse read-only for the queries only; summarise;
+missing SMTP host fails fast); open the warehouse read-only for the queries only (waiting with
+backoff while a load or transform holds the DuckDB file); summarise;
 then write to each target of `to`: stdout, file (digest.json/.html/.txt and nps_trend.png in
 `output_dir`), email, slack. With `skip_empty`, a period without responses sends nothing.
 """
@@ -32,11 +33,12 @@ from pipelines.digest.settings import (
 )
 from pipelines.digest.summarize import SUMMARIZERS, SummarizerName, summarize
 from pipelines.errors import ConfigError
-from pipelines.sync.warehouse import open_warehouse
+from pipelines.sync.warehouse import Warehouse, open_warehouse
 
 Target = Literal["stdout", "file", "email", "slack"]
 TARGETS: tuple[Target, ...] = ("stdout", "file", "email", "slack")
 DEFAULT_OUTPUT_DIR = "digest"
+BUSY_WAIT_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -85,9 +87,7 @@ def run_digest(
         )
     chosen = resolve_period(period, date, timezone)
     delivery = _delivery_settings(targets, summarizer)
-    warehouse = open_warehouse(
-        destination, duckdb_path=duckdb_path or DEFAULT_DUCKDB_PATH, read_only=True
-    )
+    warehouse = _open_read_only(destination, Path(duckdb_path or DEFAULT_DUCKDB_PATH))
     try:
         digest = build_digest(warehouse, chosen, analytics_schema=analytics_schema, dataset=dataset)
     finally:
@@ -120,6 +120,26 @@ def run_digest(
             send_slack(digest, delivery.slack)
         result.delivered.append(target)
     return result
+
+
+def _open_read_only(destination: str, duckdb_path: Path) -> Warehouse:
+    """Open the warehouse read-only, waiting up to BUSY_WAIT_SECONDS (with backoff) while
+    another process, such as a load or a transform, holds the DuckDB file's write lock."""
+    from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
+
+    retrying = Retrying(
+        retry=retry_if_exception(_is_busy),
+        stop=stop_after_delay(BUSY_WAIT_SECONDS),
+        wait=wait_exponential(multiplier=0.1, max=2.0),
+        reraise=True,
+    )
+    return retrying(open_warehouse, destination, duckdb_path=duckdb_path, read_only=True)
+
+
+def _is_busy(error: BaseException) -> bool:
+    import duckdb
+
+    return isinstance(error, duckdb.IOException) and "lock" in str(error).lower()
 
 
 def _targets(to: Sequence[str]) -> list[Target]:

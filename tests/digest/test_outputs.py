@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
+
+import duckdb
 
 from tests.digest.helpers import DAY, HOSTILE, SCRIPT, Warehouse, run_refiner
 
@@ -102,8 +108,6 @@ def test_missing_marts_and_file_say_what_to_run(tmp_path: Path) -> None:
     run = run_refiner("digest", "--duckdb-path", str(tmp_path / "none.duckdb"))
     assert run.code == 2
     assert "does not exist; run `refiner load` first." in run.stderr
-    import duckdb
-
     duckdb.connect(str(tmp_path / "empty.duckdb")).close()
     run = run_refiner("digest", "--duckdb-path", str(tmp_path / "empty.duckdb"))
     assert run.code == 2
@@ -111,3 +115,28 @@ def test_missing_marts_and_file_say_what_to_run(tmp_path: Path) -> None:
         "Error: The marts fct_answers, fct_responses, dim_forms, dim_contacts are missing "
         "from schema 'refiner_analytics'; run `refiner transform` first."
     )
+
+
+def test_waits_while_another_process_holds_the_file(warehouse: Warehouse, tmp_path: Path) -> None:
+    copy = tmp_path / "busy.duckdb"
+    shutil.copy(warehouse.path, copy)
+    holder = subprocess.Popen(
+        [
+            sys.executable, "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('locked', "
+            "flush=True); time.sleep(2); c.close()",
+            str(copy),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        started = time.monotonic()
+        run = run_refiner("digest", "--duckdb-path", str(copy), "--date", DAY.isoformat())
+        waited = time.monotonic() - started
+    finally:
+        holder.wait(timeout=30)
+    assert run.code == 0, run.stderr
+    assert run.stdout.startswith("Refiner digest — Tuesday 10 March 2026 (UTC)")
+    assert waited >= 1.0
