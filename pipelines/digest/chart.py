@@ -16,7 +16,7 @@ WIDTH_INCHES, HEIGHT_INCHES, DPI = 7.0, 2.6, 100
 def nps_trend_png(trend: tuple[TrendPoint, ...], timezone: str) -> bytes:
     """A line of daily NPS (gaps on days without answers) over the points' days."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.dates import DateFormatter, date2num
+    from matplotlib.dates import AutoDateLocator, DateFormatter, date2num
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(WIDTH_INCHES, HEIGHT_INCHES), dpi=DPI)
@@ -33,10 +33,17 @@ def nps_trend_png(trend: tuple[TrendPoint, ...], timezone: str) -> bytes:
         axes.set_title(
             f"NPS per day, {days[0]:%d %b} to {days[-1]:%d %b %Y} ({timezone})", fontsize=10
         )
+    if positions:
+        # The whole window, even when only some days have answers.
+        axes.set_xlim(positions[0] - 0.5, positions[-1] + 0.5)
+    axes.xaxis.set_major_locator(AutoDateLocator(minticks=4, maxticks=8))
     axes.xaxis.set_major_formatter(DateFormatter("%d %b"))
     axes.grid(axis="y", alpha=0.3)
-    figure.autofmt_xdate()
-    figure.tight_layout()
+    for label in axes.get_xticklabels():
+        label.set_rotation(30)
+        label.set_horizontalalignment("right")
+    # Fixed margins instead of tight_layout(), which measures every label first (~0.2 s).
+    figure.subplots_adjust(left=0.11, right=0.98, top=0.88, bottom=0.2)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", metadata={"Software": None})
     return buffer.getvalue()

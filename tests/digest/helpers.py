@@ -45,6 +45,7 @@ RESPONSES: tuple[tuple[str, str, str, int, str | None], ...] = (
     ("r8", "nps", "2026-03-10T23:30:00Z", 7, None),  # Berlin 11 March (UTC 10 March)
 )
 NPS_FORM, CSAT_FORM = "NPS — Product", "Support <CSAT> ⭐"
+COMMENT_KEYS = {"nps": "reason", "csat": "why"}
 
 # Hand-computed, Europe/Berlin, 10 March 2026 against 9 March 2026:
 #   NPS r1 3 (detractor), r2 10, r4 9 (promoters), r3 8 (passive): 100 * (2 - 1) / 4 = 25
@@ -89,29 +90,25 @@ def build_warehouse(directory: Path, postgres_url: str | None = None) -> Warehou
     with Emulator(seed=seed) as emulator:
         store = emulator.store
         forms = {
-            "nps": store.add_form(
-                name=NPS_FORM,
+            kind: store.add_form(
+                name=name,
                 questions=[
-                    Question("nps", "nps", "How likely are you to recommend us?"),
-                    Question("reason", "text", "Why?"),
+                    Question(kind, kind, text),
+                    Question(COMMENT_KEYS[kind], "text", "Why?"),
                 ],
                 created_at="2026-01-01 00:00:00",
-            ),
-            "csat": store.add_form(
-                name=CSAT_FORM,
-                questions=[
-                    Question("csat", "csat", "How satisfied are you?"),
-                    Question("why", "text", "Why?"),
-                ],
-                created_at="2026-01-01 00:00:00",
-            ),
+            )
+            for kind, name, text in (
+                ("nps", NPS_FORM, "How likely are you to recommend us?"),
+                ("csat", CSAT_FORM, "How satisfied are you?"),
+            )
         }
         contacts = sorted(store.contact_records)
         uuids = {}
         for index, (name, kind, at, score, comment) in enumerate(RESPONSES):
             data: dict[str, Any] = {kind: score}
             if comment is not None:
-                data["reason" if kind == "nps" else "why"] = comment
+                data[COMMENT_KEYS[kind]] = comment
             uuids[name] = store.add_response(
                 form_uuid=forms[kind],
                 contact_uuid=contacts[index % 2],
