@@ -252,7 +252,8 @@ def _digest(sizes: dict[str, Any]) -> list[Target]:
             "digest wall time",
             "<= 2 s beyond Python start-up (issue 19)",
             f"{digest['median_seconds']:.2f} s vs {digest['median_startup_seconds']:.2f} s "
-            f"(+{digest['beyond_startup_seconds']:.2f} s) at {int(size):,} responses",
+            f"(+{digest['beyond_startup_seconds']:.2f} s; CPU {digest['median_cpu_seconds']:.2f} s)"
+            f" at {int(size):,} responses",
             digest["beyond_startup_seconds"] <= 2.0,
             "" if size == "100000" else "the target is set at 100k",
         )

@@ -79,6 +79,7 @@ def test_quick_run_writes_complete_results(tmp_path: Path) -> None:
 
     digest = block["digest"]
     assert digest["median_seconds"] > digest["median_startup_seconds"] > 0
+    assert digest["median_cpu_seconds"] > 0
     assert digest["day_responses"] > 0 and digest["trend_days_with_nps"] > 0
 
     reverse = results["reverse_sync"]
