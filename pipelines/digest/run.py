@@ -106,20 +106,26 @@ def run_digest(
     )
     result = DigestResult(digest, text, skipped=False)
     for target in targets:
-        if target == "stdout":
-            sys.stdout.write(text)
-            sys.stdout.flush()
-        elif target == "file":
-            directory = Path(output_dir or DEFAULT_OUTPUT_DIR)
-            result.files.extend(write_files(digest, directory, chart))
-        elif target == "email":
-            assert delivery.email is not None
-            send_email(digest, delivery.email, chart)
-        else:
-            assert delivery.slack is not None
-            send_slack(digest, delivery.slack)
-        result.delivered.append(target)
+        _deliver(result, target, delivery, chart, Path(output_dir or DEFAULT_OUTPUT_DIR))
     return result
+
+
+def _deliver(
+    result: DigestResult, target: Target, delivery: _Delivery, chart: bytes | None, directory: Path
+) -> None:
+    """Send `result` to one target and record it there."""
+    if target == "stdout":
+        sys.stdout.write(result.text)
+        sys.stdout.flush()
+    elif target == "file":
+        result.files.extend(write_files(result.digest, directory, chart))
+    elif target == "email":
+        assert delivery.email is not None
+        send_email(result.digest, delivery.email, chart)
+    else:
+        assert delivery.slack is not None
+        send_slack(result.digest, delivery.slack)
+    result.delivered.append(target)
 
 
 def _open_read_only(destination: str, duckdb_path: Path) -> Warehouse:
