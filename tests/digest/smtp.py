@@ -47,9 +47,14 @@ class Mailbox:
 
 @contextmanager
 def smtp_server(
-    *, username: str, password: str, tls: tuple[Path, Path] | None = None
+    *,
+    username: str,
+    password: str,
+    tls: tuple[Path, Path] | None = None,
+    implicit_tls: bool = False,
 ) -> Iterator[Mailbox]:
-    """Serve SMTP with LOGIN/PLAIN auth for `username`/`password` (STARTTLS with `tls`)."""
+    """Serve SMTP with PLAIN auth for `username`/`password`: STARTTLS with `tls`, or TLS from
+    the first byte (SMTPS) with `implicit_tls` too."""
     mailbox = Mailbox(port=free_port())
 
     def authenticate(
@@ -75,7 +80,10 @@ def smtp_server(
 
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(str(tls[0]), str(tls[1]))
-        options.update(tls_context=context, require_starttls=True)
+        if implicit_tls:
+            options.update(ssl_context=context, auth_require_tls=False)
+        else:
+            options.update(tls_context=context, require_starttls=True)
     controller = Controller(mailbox, hostname="127.0.0.1", port=mailbox.port, **options)
     controller.start()
     try:

@@ -88,6 +88,24 @@ def test_email_over_starttls(
     _check_message(mailbox.messages[0])
 
 
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_email_over_ssl(
+    warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    cert, key = tls_files(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    with smtp_server(
+        username="digest-bot", password=PASSWORD, tls=(cert, key), implicit_tls=True
+    ) as mailbox:
+        _configure(
+            monkeypatch, mailbox.port, DIGEST__SMTP_HOST="localhost", DIGEST__SMTP_SSL="true"
+        )
+        code, output = _send(warehouse)
+    assert code == 0, output
+    assert mailbox.logins == [("digest-bot", True)]
+    _check_message(mailbox.messages[0])
+
+
 def test_wrong_password_is_one_line_without_the_password(
     warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
 ) -> None:
