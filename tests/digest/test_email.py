@@ -75,30 +75,20 @@ def test_email_with_inline_chart_and_login(
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
-def test_email_over_starttls(
-    warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    cert, key = tls_files(tmp_path)
-    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
-    with smtp_server(username="digest-bot", password=PASSWORD, tls=(cert, key)) as mailbox:
-        _configure(monkeypatch, mailbox.port, DIGEST__SMTP_HOST="localhost")
-        code, output = _send(warehouse)
-    assert code == 0, output
-    assert mailbox.logins == [("digest-bot", True)]
-    _check_message(mailbox.messages[0])
-
-
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
-def test_email_over_ssl(
-    warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+@pytest.mark.parametrize("implicit_tls", [False, True], ids=["starttls", "ssl"])
+def test_email_over_tls(
+    warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, implicit_tls: bool
 ) -> None:
     cert, key = tls_files(tmp_path)
     monkeypatch.setenv("SSL_CERT_FILE", str(cert))
     with smtp_server(
-        username="digest-bot", password=PASSWORD, tls=(cert, key), implicit_tls=True
+        username="digest-bot", password=PASSWORD, tls=(cert, key), implicit_tls=implicit_tls
     ) as mailbox:
         _configure(
-            monkeypatch, mailbox.port, DIGEST__SMTP_HOST="localhost", DIGEST__SMTP_SSL="true"
+            monkeypatch,
+            mailbox.port,
+            DIGEST__SMTP_HOST="localhost",
+            DIGEST__SMTP_SSL=str(implicit_tls).lower(),
         )
         code, output = _send(warehouse)
     assert code == 0, output
