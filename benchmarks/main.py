@@ -7,8 +7,9 @@ contender runs once in a fresh interpreter against a fresh DuckDB file: the limi
 L_sink, L_http), the peers (`naive`, `dlt-default`) and refiner-dlt. Interleaving the rounds
 puts each figure in the same run as its references; each figure is the median of the rounds.
 
-The suites after that reuse the same emulator: the incremental no-op run, the run under latency
-and a rate limit, peak memory, and the reverse sync. Targets are evaluated in `benchmarks.targets`.
+The suites after that reuse the same emulator: the incremental no-op run, `refiner digest` on the
+loaded warehouse, the run under latency and a rate limit, peak memory, and the reverse sync.
+Targets are evaluated in `benchmarks.targets`.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--skip",
         action="append",
         default=[],
-        choices=["peers", "noop", "latency", "reverse"],
+        choices=["peers", "noop", "digest", "latency", "reverse"],
         help="leave a suite out (repeatable)",
     )
     parser.add_argument(
