@@ -13,13 +13,14 @@ import json
 import os
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pipelines.defaults import DEFAULT_ANALYTICS_SCHEMA, DEFAULT_DATASET, DEFAULT_DUCKDB_PATH
 from pipelines.errors import ConfigError
+from pipelines.warehouse_lock import writer_turn
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 DESTINATIONS = ("duckdb", "postgres")
@@ -107,7 +108,7 @@ def run_transform(
     if quiet:
         args.append("--quiet")
     started = time.monotonic()
-    with _environment(environment):
+    with _environment(environment), _writer_turn(destination, duckdb_path):
         from dbt.cli.main import dbtRunner
 
         try:
@@ -122,6 +123,13 @@ def run_transform(
     if not outcome.success or result.failed:
         raise TransformError(_failure_message(result))
     return result
+
+
+def _writer_turn(destination: str, duckdb_path: str | Path) -> AbstractContextManager[None]:
+    """DuckDB: wait for the file's writer lock (see pipelines/warehouse_lock.py)."""
+    if destination != "duckdb":
+        return nullcontext()
+    return writer_turn(Path(duckdb_path).resolve())
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:

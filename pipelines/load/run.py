@@ -32,7 +32,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence, Set
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 from pipelines.config import ApiSettings, make_client, resolve_api_settings
 from pipelines.defaults import DEFAULT_DATASET, DEFAULT_DUCKDB_PATH
 from pipelines.errors import ConfigError, LoadInProgressError
+from pipelines.warehouse_lock import duckdb_file, writer_turn
 
 if TYPE_CHECKING:
     from dlt import Pipeline
@@ -137,7 +138,7 @@ def run_load(
     stats = RunStats()
     pipeline_name, target = _pipeline_identity(destination, dataset, duckdb_path)
     client = make_client(settings, max_connections=32)
-    with _run_lock(pipeline_name, pipelines_dir), client:
+    with _run_lock(pipeline_name, pipelines_dir), _writer_turn(destination, duckdb_path), client:
         _probe(client)
         pipeline = _pipeline(pipeline_name, target, dataset, pipelines_dir)
         summary = LoadSummary(destination, dataset, pipeline.pipeline_name)
@@ -243,6 +244,13 @@ def _duckdb_credentials(location: str) -> Any:
     return credentials
 
 
+def _writer_turn(destination: str, duckdb_path: str | Path | None) -> AbstractContextManager[None]:
+    """DuckDB: wait for the file's writer lock, which `refiner listen` takes only to flush."""
+    if destination != "duckdb":
+        return nullcontext()
+    return writer_turn(duckdb_file(duckdb_path))
+
+
 @contextmanager
 def _run_lock(pipeline_name: str, pipelines_dir: str | Path | None) -> Iterator[None]:
     """Hold an exclusive lock on `pipeline_name` for one run; refuse at once if it is held.
@@ -273,7 +281,7 @@ def _pipeline(
 ) -> Pipeline:
     import dlt
 
-    _quiet_expected_notices()
+    quiet_expected_notices()
     options: dict[str, Any] = {"pipelines_dir": str(pipelines_dir)} if pipelines_dir else {}
     pipeline = dlt.pipeline(
         pipeline_name=pipeline_name, destination=target, dataset_name=dataset, **options
@@ -405,7 +413,7 @@ def _run(
                     table_name=table, create_table_variant=table != name, file_format=file_format
                 )
         if summary.destination == "postgres":
-            resource.add_map(_postgres_safe_text)
+            resource.add_map(postgres_safe_text)
     _drop_committed_extracted_packages(pipeline)
     try:
         info = pipeline.run(source, **options)
@@ -540,7 +548,7 @@ def _add(totals: dict[str, int], counts: dict[str, int]) -> None:
         totals[table] = totals.get(table, 0) + count
 
 
-def _postgres_safe_text(item: Any) -> Any:
+def postgres_safe_text(item: Any) -> Any:
     """PostgreSQL text and jsonb cannot hold U+0000: it becomes U+FFFD (in JSON, its escape)."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -645,7 +653,7 @@ def _enable_dlt_columns() -> None:
     dlt.config["normalize.parquet_normalizer.add_dlt_id"] = False
 
 
-def _quiet_expected_notices() -> None:
+def quiet_expected_notices() -> None:
     """Drop dlt warnings about choices made here on purpose (_EXPECTED_NOTICES)."""
     dlt_logger = logging.getLogger("dlt")
     if not any(isinstance(f, _DropExpectedNotices) for f in dlt_logger.filters):
