@@ -39,7 +39,8 @@ CONTACT_KEYS = ("uuid", "remote_id", "email", "display_name", "account", "attrib
 
 def webhook_body(item: dict[str, Any], project_uuid: str | None) -> bytes:
     """The webhook body Refiner would send for the API response `item`."""
-    contact = item.get("contact") if isinstance(item.get("contact"), dict) else {}
+    embedded = item.get("contact")
+    contact: dict[str, Any] = embedded if isinstance(embedded, dict) else {}
     response = {key: value for key, value in item.items() if key not in ("contact", "form")}
     body = {key: contact.get(key) for key in CONTACT_KEYS}
     body.update(
