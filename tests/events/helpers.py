@@ -3,8 +3,20 @@
 from __future__ import annotations
 
 import json
+import socket
+import sqlite3
+import threading
+import time
 import uuid
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
+
+from pipelines.events.receiver import Counters, ReceiverSettings, create_app
+from pipelines.events.service import EventsService, ServiceOptions
 
 PROJECT_UUID = "6f1c6c2e-0000-4000-8000-00000000e001"
 FORM = {"uuid": "0b8b3a44-1f7e-4b9f-9a55-0000000f0001", "name": "NPS survey"}
@@ -68,3 +80,94 @@ def segment_payload(contact_uuid: str, segment_uuid: str) -> dict[str, Any]:
 
 def encode(body: dict[str, Any]) -> bytes:
     return json.dumps(body).encode()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def running_receiver(
+    options: ServiceOptions, settings: ReceiverSettings
+) -> Iterator[tuple[str, EventsService]]:
+    """The receiver app on uvicorn in a thread; on exit the service flushes and stops."""
+    import uvicorn
+
+    with EventsService(options) as service:
+        assert service.writer is not None
+        app = create_app(settings, service.writer, Counters())
+        port = free_port()
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=port, access_log=False, log_level="warning", lifespan="off"
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        try:
+            yield f"http://127.0.0.1:{port}", service
+        finally:
+            server.should_exit = True
+            thread.join()
+
+
+@dataclass
+class HookServer:
+    """A local HTTP endpoint standing in for Slack or a webhook target. It records every
+    request and answers the queued statuses first, then 200."""
+
+    statuses: list[int] = field(default_factory=list)
+    requests: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
+    url: str = ""
+
+
+@contextmanager
+def hook_server(statuses: Iterable[int] = ()) -> Iterator[HookServer]:
+    hook = HookServer(list(statuses))
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("content-length", 0)))
+            hook.requests.append((self.path, dict(self.headers.items()), body))
+            status = hook.statuses.pop(0) if hook.statuses else 200
+            self.send_response(status)
+            self.send_header("content-length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    hook.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield hook
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
+
+
+def spool_rows(path: Path, table: str) -> int:
+    with sqlite3.connect(path) as connection:
+        return int(connection.execute(f"select count(*) from {table}").fetchone()[0])
+
+
+def duckdb_rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
+    import duckdb
+
+    with duckdb.connect(str(path), read_only=True) as connection:
+        return connection.execute(sql).fetchall()
