@@ -20,6 +20,7 @@ from tests.events.helpers import (
     segment_payload,
     spool_rows,
     survey_payload,
+    wait_for,
 )
 
 SECRET = "sentinel-webhook-secret-7f3a"
@@ -86,8 +87,14 @@ def test_token_in_query_bearer_or_named_header(options: ServiceOptions) -> None:
 
 
 def test_duplicate_storm_one_row_and_one_action_each(
-    tmp_path: Path, options: ServiceOptions
+    tmp_path: Path, options: ServiceOptions, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Every delivery sent 3 times, shuffled, 8 at a time: one row and one action each."""
+    monkeypatch.setenv("SOURCES__REFINER__FORWARD_WEBHOOK_SECRET", "whsec_c2VjcmV0")
+    bodies = [encode(survey_payload(nps=n % 11)) for n in range(40)]
+    bodies += [encode(segment_payload(f"contact-{n}", "seg-1")) for n in range(5)]
+    sends = bodies * 3
+    random.Random(3).shuffle(sends)
     with hook_server() as hook:
         rules = tmp_path / "rules.toml"
         rules.write_text(
@@ -97,25 +104,19 @@ def test_duplicate_storm_one_row_and_one_action_each(
         storm = ServiceOptions(
             options.spool_path, duckdb_path=options.duckdb_path, rules_path=rules
         )
-        bodies = [encode(survey_payload(nps=n % 11)) for n in range(40)]
-        bodies += [encode(segment_payload(f"contact-{n}", "seg-1")) for n in range(5)]
-        sends = bodies * 3
-        random.Random(3).shuffle(sends)
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv("SOURCES__REFINER__FORWARD_WEBHOOK_SECRET", "whsec_c2VjcmV0")
-            with running_receiver(storm, SETTINGS) as (url, service):
-                with httpx.Client(base_url=url, params={"token": SECRET}) as http:
-                    with ThreadPoolExecutor(8) as pool:
-                        statuses = list(
-                            pool.map(lambda b: http.post("/webhooks/refiner", content=b), sends)
-                        )
-                assert {s.status_code for s in statuses} == {200}
-                outcomes = [s.json()["status"] for s in statuses]
-                assert outcomes.count("accepted") == 45
-                assert outcomes.count("duplicate") == 90
-                from tests.events.helpers import wait_for
-
-                wait_for(lambda: len(hook.requests) >= 40)
+        with (
+            running_receiver(storm, SETTINGS) as (url, _),
+            httpx.Client(base_url=url, params={"token": SECRET}) as http,
+        ):
+            with ThreadPoolExecutor(8) as pool:
+                statuses = list(
+                    pool.map(lambda body: http.post("/webhooks/refiner", content=body), sends)
+                )
+            assert {s.status_code for s in statuses} == {200}
+            outcomes = [s.json()["status"] for s in statuses]
+            assert outcomes.count("accepted") == 45
+            assert outcomes.count("duplicate") == 90
+            wait_for(lambda: len(hook.requests) >= 40)
         ids = [headers["webhook-id"] for _, headers, _ in hook.requests]
         assert len(ids) == 40 == len(set(ids))
     database = Path(str(options.duckdb_path))
