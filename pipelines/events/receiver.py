@@ -23,7 +23,9 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-from collections.abc import Callable
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -203,5 +205,20 @@ def serve(
             f"refiner listen: http://{host}:{port}{WEBHOOK_PATH} ({len(service.rules)} rules, "
             f"spool {options.spool_path})"
         )
-        uvicorn.Server(config).run()
+        with _signals_end_serving_only():
+            uvicorn.Server(config).run()
     return counters
+
+
+@contextmanager
+def _signals_end_serving_only() -> Iterator[None]:
+    """After a graceful shutdown uvicorn raises the signal it caught again, to the handler
+    that was installed before it ran; the default one would end the process before the
+    spool is flushed. This handler lets `serve` finish its shutdown and return."""
+    handled = (signal.SIGTERM, signal.SIGINT)
+    previous = {sig: signal.signal(sig, lambda *_: None) for sig in handled}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

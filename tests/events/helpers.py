@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -14,6 +18,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from pipelines.events.receiver import Counters, ReceiverSettings, create_app
 from pipelines.events.service import EventsService, ServiceOptions
@@ -171,3 +177,60 @@ def duckdb_rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
 
     with duckdb.connect(str(path), read_only=True) as connection:
         return connection.execute(sql).fetchall()
+
+
+@dataclass
+class ListenProcess:
+    """`refiner listen` in a child process (real signals, real crashes)."""
+
+    process: subprocess.Popen[str]
+    url: str
+
+    def stop(self, sig: int = signal.SIGTERM) -> tuple[int, str]:
+        self.process.send_signal(sig)
+        output, _ = self.process.communicate(timeout=60)
+        return self.process.returncode, output
+
+
+def start_listen(args: list[str], env: dict[str, str]) -> ListenProcess:
+    """Start `refiner listen <args>` on a free port and wait until /healthz answers."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipelines.cli", "listen", "--port", str(port), *args],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        if process.poll() is not None:
+            raise AssertionError(f"listen exited: {process.communicate()[0]}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return ListenProcess(process, url)
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError("listen did not start")
+        time.sleep(0.1)
+
+
+def emulator_bodies(emulator: Any, count: int, *, fresh: bool = True) -> list[bytes]:
+    """Webhook bodies for the emulator's completed responses (real forms and contacts).
+    With `fresh`, each gets a new response uuid and a reception time of now, as a survey
+    completed after the last batch load would."""
+    from pipelines.events.watch import webhook_body
+
+    dump = emulator.store.dump()
+    completed = [item for item in dump["responses"] if item.get("completed_at")]
+    now = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
+    bodies = []
+    for index in range(count):
+        item = dict(completed[index % len(completed)])
+        if fresh:
+            item.update(uuid=str(uuid.uuid4()), last_data_reception_at=now, completed_at=now)
+        bodies.append(webhook_body(item, dump["project_uuid"]))
+    return bodies
