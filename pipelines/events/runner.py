@@ -31,7 +31,7 @@ from pipelines.events.spool import ActionRecord, Spool, SpooledDelivery
 
 logger = logging.getLogger(__name__)
 
-BATCH = 200
+BATCH = 1000
 
 
 @dataclass(frozen=True)
@@ -94,8 +94,9 @@ class ActionRunner:
 
     def plan(self, connection: sqlite3.Connection) -> int:
         deliveries = self._spool.unplanned(connection, BATCH)
-        for spooled in deliveries:
-            self._spool.plan(connection, spooled.seq, self._matching(spooled))
+        if deliveries:
+            planned = [action for spooled in deliveries for action in self._matching(spooled)]
+            self._spool.plan(connection, [spooled.seq for spooled in deliveries], planned)
         return len(deliveries)
 
     def _matching(self, spooled: SpooledDelivery) -> list[tuple[str, str, int, str]]:

@@ -166,17 +166,20 @@ class Spool:
     def plan(
         self,
         connection: sqlite3.Connection,
-        seq: int,
+        seqs: Sequence[int],
         planned: Sequence[tuple[str, str, int, str]],
     ) -> None:
-        """Record the actions (delivery_id, rule, index, type) of delivery `seq`, once."""
+        """Record the actions (delivery_id, rule, index, type) of deliveries `seqs`, once,
+        in one transaction with marking them planned."""
         with _transaction(connection):
             connection.executemany(
                 "insert or ignore into actions (delivery_id, rule, action_index, action_type)"
                 " values (?, ?, ?, ?)",
                 planned,
             )
-            connection.execute("update deliveries set planned = 1 where seq = ?", (seq,))
+            connection.executemany(
+                "update deliveries set planned = 1 where seq = ?", [(seq,) for seq in seqs]
+            )
 
     def due_actions(self, connection: sqlite3.Connection, limit: int) -> list[ActionRecord]:
         rows = connection.execute(

@@ -1,0 +1,222 @@
+"""The webhook receiver suite (issue 18 §9): `refiner listen` in its own process on DuckDB.
+
+- sustained: deliveries acknowledged per second, closed loop, SUSTAINED_CONCURRENCY requests
+  in flight over keep-alive connections;
+- ack latency: open loop at ACK_RATE deliveries/s for ACK_SECONDS, p50 and p99 of the time
+  from sending a delivery to its 2xx;
+- queryable: open loop at QUERY_RATE/s; a reader takes the DuckDB file's writer lock (as
+  every process on the file does) every READER_POLL seconds and notes when each delivery
+  first appears in `refiner_raw.webhook_events`; p50 and p95 of send -> visible.
+Every delivery is a distinct Refiner-shaped "Completed Survey" body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+SECRET = "benchmark-webhook-secret"
+SUSTAINED_CONCURRENCY = 32
+ACK_RATE = 200.0
+ACK_SECONDS = 10.0
+QUERY_RATE = 50.0
+QUERY_SECONDS = 10.0
+READER_POLL = 0.05
+OPEN_LOOP_CONNECTIONS = 64
+
+
+def run(args: Any) -> dict[str, Any]:
+    """Run the three measurements against one receiver; figures in ms and deliveries/s."""
+    work = Path(args.work_dir) / "webhooks"
+    work.mkdir(parents=True, exist_ok=True)
+    database = work / "bench.duckdb"
+    sustained_count = 2000 if args.quick else 6000
+    with _Listener(work, database) as listener:
+        sustained = asyncio.run(_sustained(listener.url, sustained_count))
+        acks = asyncio.run(_open_loop(listener.url, ACK_RATE, ACK_SECONDS))
+        _drain(database, sustained_count + len(acks))
+        queryable = _queryable(listener.url, database)
+    return {
+        "sustained_deliveries": sustained_count,
+        "sustained_per_second": round(sustained, 1),
+        "ack_rate": ACK_RATE,
+        "ack_p50_ms": round(_percentile([a for a, _ in acks], 50) * 1000, 2),
+        "ack_p99_ms": round(_percentile([a for a, _ in acks], 99) * 1000, 2),
+        "queryable_rate": QUERY_RATE,
+        "queryable_samples": len(queryable),
+        "queryable_p50_ms": round(_percentile(queryable, 50) * 1000, 1),
+        "queryable_p95_ms": round(_percentile(queryable, 95) * 1000, 1),
+    }
+
+
+def body() -> bytes:
+    """A distinct 'Completed Survey' delivery shaped as refiner-api.md §8."""
+    now = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
+    return json.dumps(
+        {
+            "uuid": str(uuid.uuid4()),
+            "project_uuid": "bench-project",
+            "remote_id": f"user-{uuid.uuid4().hex[:8]}",
+            "email": None,
+            "display_name": "",
+            "first_seen_at": now,
+            "last_seen_at": now,
+            "attributes": {"form_submissions_count": "3", "plan": "pro"},
+            "segments": [],
+            "account": None,
+            "triggered_event": "Completed Survey",
+            "form": {"uuid": "bench-form", "name": "NPS"},
+            "response": {
+                "uuid": str(uuid.uuid4()),
+                "first_shown_at": now,
+                "last_shown_at": now,
+                "show_counter": "1",
+                "first_data_reception_at": now,
+                "last_data_reception_at": now,
+                "completed_at": now,
+                "data": {"nps": 7, "why": "Fast and simple"},
+                "tags": [],
+            },
+        }
+    ).encode()
+
+
+async def _sustained(url: str, count: int) -> float:
+    bodies = [body() for _ in range(count)]
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for item in bodies:
+        queue.put_nowait(item)
+    limits = httpx.Limits(max_connections=SUSTAINED_CONCURRENCY)
+    async with httpx.AsyncClient(base_url=url, params={"token": SECRET}, limits=limits) as http:
+
+        async def worker() -> None:
+            while not queue.empty():
+                response = await http.post("/webhooks/refiner", content=queue.get_nowait())
+                response.raise_for_status()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(SUSTAINED_CONCURRENCY)))
+        return count / (time.perf_counter() - started)
+
+
+async def _open_loop(url: str, rate: float, seconds: float) -> list[tuple[float, str]]:
+    """Send at `rate`/s for `seconds`; (ack latency, delivery id) of each delivery."""
+    total = int(rate * seconds)
+    limits = httpx.Limits(max_connections=OPEN_LOOP_CONNECTIONS)
+    async with httpx.AsyncClient(
+        base_url=url, params={"token": SECRET}, limits=limits, timeout=30.0
+    ) as http:
+
+        async def one(at: float) -> tuple[float, str]:
+            await asyncio.sleep(max(0.0, at - time.perf_counter()))
+            content = body()
+            sent = time.perf_counter()
+            response = await http.post("/webhooks/refiner", content=content)
+            response.raise_for_status()
+            return time.perf_counter() - sent, str(response.json()["delivery_id"])
+
+        start = time.perf_counter() + 0.2
+        return list(await asyncio.gather(*(one(start + i / rate) for i in range(total))))
+
+
+def _queryable(url: str, database: Path) -> list[float]:
+    sent_at: dict[str, float] = {}
+    seen_at: dict[str, float] = {}
+    stop = threading.Event()
+    reader = threading.Thread(target=_read_loop, args=(database, seen_at, stop))
+    reader.start()
+    try:
+        for latency, delivery in asyncio.run(_open_loop(url, QUERY_RATE, QUERY_SECONDS)):
+            sent_at[delivery] = time.perf_counter() - latency
+        deadline = time.monotonic() + 30
+        while set(sent_at) - set(seen_at) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        reader.join()
+    missing = set(sent_at) - set(seen_at)
+    if missing:
+        raise RuntimeError(f"{len(missing)} deliveries never became queryable")
+    return [seen_at[d] - sent_at[d] for d in sent_at]
+
+
+def _read_loop(database: Path, seen_at: dict[str, float], stop: threading.Event) -> None:
+    import duckdb
+
+    from pipelines.warehouse_lock import WarehouseBusy, writer_turn
+
+    while not stop.wait(READER_POLL):
+        if not database.exists():
+            continue
+        try:
+            with writer_turn(database, wait=False), duckdb.connect(str(database), True) as db:
+                rows = db.execute("select delivery_id from refiner_raw.webhook_events").fetchall()
+        except (WarehouseBusy, duckdb.CatalogException):
+            continue
+        now = time.perf_counter()
+        for (delivery,) in rows:
+            seen_at.setdefault(delivery, now)
+
+
+def _drain(database: Path, expected: int, timeout: float = 60.0) -> None:
+    """Wait until the flusher has written `expected` deliveries, so phases do not overlap."""
+    seen: dict[str, float] = {}
+    stop = threading.Event()
+    deadline = time.monotonic() + timeout
+    while len(seen) < expected and time.monotonic() < deadline:
+        stop.clear()
+        thread = threading.Thread(target=_read_loop, args=(database, seen, stop))
+        thread.start()
+        time.sleep(0.5)
+        stop.set()
+        thread.join()
+
+
+def _percentile(values: list[float], percent: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(percent / 100 * len(ordered)) - 1))
+    return ordered[index]
+
+
+class _Listener:
+    """`refiner listen` in its own process on a free port; SIGTERM on exit."""
+
+    def __init__(self, work: Path, database: Path) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._args = [
+            sys.executable, "-m", "pipelines.cli", "listen", "--port", str(self.port),
+            "--duckdb-path", str(database), "--spool", str(work / "spool" / "spool.sqlite"),
+        ]  # fmt: skip
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> _Listener:
+        env = {**os.environ, "SOURCES__REFINER__WEBHOOK_SECRET": SECRET}
+        self._process = subprocess.Popen(self._args, env=env, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise RuntimeError("refiner listen did not start")
+
+    def __exit__(self, *exc_info: object) -> None:
+        assert self._process is not None
+        self._process.send_signal(signal.SIGTERM)
+        self._process.wait(timeout=120)
