@@ -8,6 +8,7 @@ only inside the commands.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -52,7 +53,10 @@ def listen(
 
 
 def watch(
-    every: str = typer.Option("60s", help="Poll interval: seconds, or with s/m/h."),
+    every: str = typer.Option("60s", help="Poll interval: seconds, or with s/m/h/d."),
+    lookback: str = typer.Option(
+        "1h", help="How far back the first poll reads (later polls start at the cursor)."
+    ),
     rules: Path | None = _rules,
     destination: str = _destination,
     dataset: str = _dataset,
@@ -64,7 +68,8 @@ def watch(
     from pipelines.events.watch import run_watch
 
     options = ServiceOptions(spool, destination, dataset, duckdb_path, rules)
-    run_watch(options, parse_interval(every), announce=_say)
+    first = timedelta(seconds=parse_interval(lookback, "--lookback"))
+    run_watch(options, parse_interval(every), first_lookback=first, announce=_say)
 
 
 @events_app.command("failed")
@@ -98,12 +103,12 @@ def retry(
     _say(f"{count} actions queued again")
 
 
-def parse_interval(text: str) -> float:
-    """`60`, `60s`, `5m` or `1h` in seconds; ConfigError otherwise."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text)
+def parse_interval(text: str, option: str = "--every") -> float:
+    """`60`, `60s`, `5m`, `1h` or `2d` in seconds; ConfigError otherwise."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text)
     if match is None or float(match.group(1)) <= 0:
-        raise ConfigError(f"--every {text!r}: use a positive number of seconds, e.g. 60s or 5m")
-    return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2)]
+        raise ConfigError(f"{option} {text!r}: use a positive duration, e.g. 60s, 5m or 1h")
+    return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
 
 
 def _existing_spool(path: Path) -> Spool:
