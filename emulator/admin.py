@@ -22,6 +22,8 @@
 | POST | /segments/<uuid>/contacts | `Store.add_to_segment(uuid, contact_uuid, at)` |
 | DELETE | /segments/<uuid>/contacts/<contact> | `Store.remove_from_segment` |
 | POST | /events | `Store.track_event(body["contact_uuid"], body["event"], body.get("at"))` |
+| GET, POST, DELETE | /webhooks | targets, deliveries / `{"url", "token"}` / clear (webhooks.py) |
+| PUT | /webhooks/faults | `{"duplicate", "delay_seconds", "out_of_order", "retries"}` |
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
+from emulator import webhooks
 from emulator.errors import ApiError, not_found
 
 if TYPE_CHECKING:
@@ -96,6 +99,8 @@ def _route(emulator: Emulator, method: str, parts: list[str], params: dict[str, 
             return 200, OK
     if head == "segments":
         return _segments(emulator, method, rest, params)
+    if head == "webhooks":
+        return webhooks.admin(emulator.webhooks, method, rest, params)
     if head == "events" and method == "POST" and not rest:
         uuid = store.track_event(params["contact_uuid"], params["event"], params.get("at"))
         return 200, {"uuid": uuid}

@@ -66,13 +66,18 @@ class Counters:
 def create_app(settings: ReceiverSettings, writer: SpoolWriter, counters: Counters) -> Starlette:
     """The ASGI app: the webhook route and the health check, writing through `writer`."""
     from starlette.applications import Starlette
+    from starlette.requests import ClientDisconnect
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
     async def receive(request: Request) -> JSONResponse:
         refusal = _refusal(settings, request)
         if refusal is None:
-            body = await _read_limited(request)
+            try:
+                body = await _read_limited(request)
+            except ClientDisconnect:
+                logger.info("a sender disconnected before its body was read; nothing stored")
+                return JSONResponse({"error": "incomplete body"}, status_code=400)
             refusal = _too_large() if body is None else None
         if refusal is not None:
             counters.refused += 1

@@ -138,7 +138,8 @@ def hook_server(statuses: Iterable[int] = ()) -> Iterator[HookServer]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", 0)))
-            hook.requests.append((self.path, dict(self.headers.items()), body))
+            headers = {name.lower(): value for name, value in self.headers.items()}
+            hook.requests.append((self.path, headers, body))
             status = hook.statuses.pop(0) if hook.statuses else 200
             self.send_response(status)
             self.send_header("content-length", "2")
@@ -192,6 +193,18 @@ class ListenProcess:
         return self.process.returncode, output
 
 
+_STARTED: list[subprocess.Popen[str]] = []
+
+
+def kill_leftover_listeners() -> None:
+    """Kill listeners a failed test left running (each by its own process id)."""
+    while _STARTED:
+        process = _STARTED.pop()
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
 def start_listen(args: list[str], env: dict[str, str]) -> ListenProcess:
     """Start `refiner listen <args>` on a free port and wait until /healthz answers."""
     port = free_port()
@@ -202,6 +215,7 @@ def start_listen(args: list[str], env: dict[str, str]) -> ListenProcess:
         stderr=subprocess.STDOUT,
         text=True,
     )
+    _STARTED.append(process)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:

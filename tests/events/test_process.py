@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -19,12 +20,21 @@ from tests.events.helpers import (
     emulator_bodies,
     encode,
     hook_server,
+    kill_leftover_listeners,
     spool_rows,
     start_listen,
     survey_payload,
 )
 
 SECRET = "sentinel-secret-0c9d1e"
+
+
+@pytest.fixture(autouse=True)
+def _stop_listeners() -> Iterator[None]:
+    yield
+    kill_leftover_listeners()
+
+
 COUNT_EVENTS = "select count(*), count(distinct delivery_id) from refiner_raw.webhook_events"
 
 
