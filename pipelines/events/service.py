@@ -17,11 +17,11 @@ from pipelines.config import ApiSettings, resolve_api_settings
 from pipelines.defaults import DEFAULT_DATASET
 from pipelines.errors import ConfigError
 from pipelines.events.actions import ActionSecrets, Actuator
-from pipelines.events.flusher import Flusher
+from pipelines.events.flusher import FlushProcess
 from pipelines.events.rules import Rule, load_rules
 from pipelines.events.runner import ActionRunner, RetryPolicy
 from pipelines.events.spool import Spool, SpoolWriter
-from pipelines.events.warehouse import EventsWarehouse, WarehouseTarget
+from pipelines.events.warehouse import WarehouseTarget
 
 logger = logging.getLogger(__name__)
 
@@ -67,8 +67,10 @@ class EventsService:
         self.rules: list[Rule] = load_rules(options.rules_path) if options.rules_path else []
         self.spool = Spool(options.spool_path)
         target = WarehouseTarget.resolve(options.destination, options.dataset, options.duckdb_path)
-        warehouse = EventsWarehouse(target, options.spool_path.parent / "dlt")
-        self.flusher = Flusher(self.spool, warehouse, poll_seconds=options.flush_poll_seconds)
+        working_dir = options.spool_path.parent / "dlt"
+        self.flusher = FlushProcess(
+            options.spool_path, target, working_dir, options.flush_poll_seconds
+        )
         self.runner = ActionRunner(
             self.spool, self.rules, Actuator(_api_settings(self.rules), ActionSecrets.resolve()),
             options.retry,
@@ -90,9 +92,8 @@ class EventsService:
         if self.writer is not None:
             self.writer.close()
         self.runner.stop()
-        left = self.flusher.stop()
-        if left:
-            logger.warning("%d deliveries stay spooled; the next start flushes them", left)
+        if self.flusher.stop() != 0:
+            logger.warning("deliveries stay spooled; the next start flushes them")
 
 
 def _api_settings(rules: list[Rule]) -> ApiSettings | None:

@@ -141,6 +141,10 @@ class Spool:
         ).fetchall()
         return [SpooledDelivery(*row) for row in rows]
 
+    def unflushed_count(self, connection: sqlite3.Connection) -> int:
+        row = connection.execute("select count(*) from deliveries where flushed = 0").fetchone()
+        return int(row[0])
+
     def unplanned(self, connection: sqlite3.Connection, limit: int) -> list[SpooledDelivery]:
         rows = connection.execute(
             "select seq, delivery_id, delivery_key, origin, received_at, body from deliveries"
