@@ -85,4 +85,3 @@ def run() -> None:
     code = main()
     gc.freeze()
     sys.exit(code)
-

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from starlette.requests import Request
     from starlette.responses import JSONResponse
 
-    from pipelines.events.service import ServiceOptions
+    from pipelines.events.service import EventsService, ServiceOptions
 
 logger = logging.getLogger(__name__)
 
@@ -227,3 +227,36 @@ def _signals_end_serving_only() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+@contextmanager
+def running(
+    service: EventsService, settings: ReceiverSettings, host: str = "127.0.0.1", port: int = 0
+) -> Iterator[str]:
+    """Serve the receiver of `service` on a background thread (for the demo and tests);
+    yields its base URL. `port=0` picks a free port."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    assert service.writer is not None
+    if port == 0:
+        with socket.socket() as probe:
+            probe.bind((host, 0))
+            port = int(probe.getsockname()[1])
+    app = create_app(settings, service.writer, Counters())
+    config = uvicorn.Config(
+        app, host=host, port=port, access_log=False, log_level="warning", lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="receiver", daemon=True)
+    thread.start()
+    while not server.started and thread.is_alive():
+        time.sleep(0.02)
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join()

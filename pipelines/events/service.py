@@ -58,7 +58,8 @@ def configured(name: str) -> str | None:
 class EventsService:
     """Spool, writer, flusher and runner; a context manager that starts and stops them."""
 
-    def __init__(self, options: ServiceOptions) -> None:
+    def __init__(self, options: ServiceOptions, api: ApiSettings | None = None) -> None:
+        """`api` overrides the Refiner client settings otherwise resolved from the config."""
         if options.destination not in DESTINATIONS:
             raise ConfigError(
                 f"--destination {options.destination!r}: use one of {', '.join(DESTINATIONS)}"
@@ -71,10 +72,8 @@ class EventsService:
         self.flusher = FlushProcess(
             options.spool_path, target, working_dir, options.flush_poll_seconds
         )
-        self.runner = ActionRunner(
-            self.spool, self.rules, Actuator(_api_settings(self.rules), ActionSecrets.resolve()),
-            options.retry,
-        )  # fmt: skip
+        actuator = Actuator(api or _api_settings(self.rules), ActionSecrets.resolve())
+        self.runner = ActionRunner(self.spool, self.rules, actuator, options.retry)
         self.writer: SpoolWriter | None = None
 
     def __enter__(self) -> EventsService:
