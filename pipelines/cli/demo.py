@@ -100,7 +100,7 @@ def demo(
     if listen:
         from pipelines.events.demo import run_listen_demo
 
-        run_listen_demo(duckdb_path=duckdb_path, console=Console(highlight=False))
+        run_listen_demo(duckdb_path=duckdb_path, console=Console(highlight=False, soft_wrap=True))
         return
     run_demo(
         duckdb_path=duckdb_path,

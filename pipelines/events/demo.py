@@ -56,11 +56,9 @@ def run_listen_demo(*, duckdb_path: str, console: Console) -> None:
             console.print(f"Emulator {emulator.base_url} sends webhooks to {url}{WEBHOOK_PATH}")
             expected = _complete_responses(emulator, console)
             _wait_for_events(emulator, expected)
-        tracked = emulator.request_log.filter(path="/track-event")
-        for request in tracked:
-            console.print(
-                f"Refiner got track-event {request.params.get('event')!r} for {request.params.get('id')}"
-            )
+        for request in emulator.request_log.filter(path="/track-event"):
+            event, user = request.params.get("event"), request.params.get("id")
+            console.print(f"Refiner got track-event {event!r} for {user}")
     _print_landed(Path(duckdb_path), console)
 
 
