@@ -22,6 +22,7 @@ from typing import Any
 
 import msgspec
 
+from sources.refiner.models import Account, FormRef, Model, Response, SegmentMembership
 from sources.refiner.timestamps import ensure_utc
 
 
@@ -29,45 +30,14 @@ class PayloadError(ValueError):
     """The body is not JSON or not a Refiner webhook; the message says what is wrong."""
 
 
-class _Struct(msgspec.Struct, kw_only=True):
-    pass
+class WebhookResponse(Response):
+    """The response part: the API's response object plus `tags`; a view may carry no data."""
 
-
-class WebhookForm(_Struct):
-    uuid: str
-    name: str | None = None
-
-
-class WebhookSegment(_Struct):
-    uuid: str
-    name: str | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-
-
-class WebhookAccount(_Struct):
-    uuid: str | None = None
-    remote_id: str | None = None
-    display_name: str | None = None
-    domain: str | None = None
-    attributes: dict[str, Any] | None = None
-
-
-class WebhookResponse(_Struct):
-    uuid: str
-    first_shown_at: datetime | None = None
-    last_shown_at: datetime | None = None
-    show_counter: int | None = None
-    first_data_reception_at: datetime | None = None
-    last_data_reception_at: datetime | None = None
-    completed_at: datetime | None = None
-    received_at: datetime | None = None
-    dismissed_at: datetime | None = None
-    data: dict[str, Any] | None = None
+    data: dict[str, Any] | None = None  # type: ignore[assignment]
     tags: list[Any] | None = None
 
 
-class WebhookPayload(_Struct):
+class WebhookPayload(Model):
     """A delivery: the contact at the top level, plus the trigger and its survey parts."""
 
     uuid: str
@@ -80,9 +50,9 @@ class WebhookPayload(_Struct):
     first_seen_at: datetime | None = None
     last_seen_at: datetime | None = None
     attributes: dict[str, Any] | None = None
-    segments: list[WebhookSegment] | None = None
-    account: WebhookAccount | None = None
-    form: WebhookForm | None = None
+    segments: list[SegmentMembership] | None = None
+    account: Account | None = None
+    form: FormRef | None = None
     response: WebhookResponse | None = None
 
 
