@@ -1,7 +1,8 @@
 """The webhook receiver suite (issue 18 §9): `refiner listen` in its own process on DuckDB.
 
 - sustained: deliveries acknowledged per second, closed loop, SUSTAINED_CONCURRENCY requests
-  in flight over keep-alive connections;
+  in flight over keep-alive connections; also the receiver's CPU time per delivery (Linux
+  /proc), which bounds the rate a free core would sustain;
 - ack latency: open loop at ACK_RATE deliveries/s for ACK_SECONDS, p50 and p99 of the time
   from sending a delivery to its 2xx;
 - queryable: open loop at QUERY_RATE/s; a reader takes the DuckDB file's writer lock (as
@@ -44,7 +45,9 @@ def run(args: Any) -> dict[str, Any]:
     database = work / "bench.duckdb"
     sustained_count = 2000 if args.quick else 6000
     with _Listener(work, database) as listener:
+        before = listener.cpu_seconds()
         sustained = asyncio.run(_sustained(listener.url, sustained_count))
+        cpu_ms = (listener.cpu_seconds() - before) / sustained_count * 1000
         acks = asyncio.run(_open_loop(listener.url, ACK_RATE, ACK_SECONDS))
         _drain(database, sustained_count + len(acks))
         queryable = _queryable(listener.url, database)
@@ -52,8 +55,9 @@ def run(args: Any) -> dict[str, Any]:
         "sustained_deliveries": sustained_count,
         "sustained_per_second": round(sustained, 1),
         "ack_rate": ACK_RATE,
-        "ack_p50_ms": round(_percentile([a for a, _ in acks], 50) * 1000, 2),
-        "ack_p99_ms": round(_percentile([a for a, _ in acks], 99) * 1000, 2),
+        "ack_p50_ms": round(_percentile([a for a, _, _ in acks], 50) * 1000, 2),
+        "ack_p99_ms": round(_percentile([a for a, _, _ in acks], 99) * 1000, 2),
+        "ack_path_cpu_ms_per_delivery": round(cpu_ms, 3),
         "queryable_rate": QUERY_RATE,
         "queryable_samples": len(queryable),
         "queryable_p50_ms": round(_percentile(queryable, 50) * 1000, 1),
@@ -111,8 +115,8 @@ async def _sustained(url: str, count: int) -> float:
         return count / (time.perf_counter() - started)
 
 
-async def _open_loop(url: str, rate: float, seconds: float) -> list[tuple[float, str]]:
-    """Send at `rate`/s for `seconds`; (ack latency, delivery id) of each delivery."""
+async def _open_loop(url: str, rate: float, seconds: float) -> list[tuple[float, str, float]]:
+    """Send at `rate`/s for `seconds`; (ack latency, delivery id, send time) of each one."""
     total = int(rate * seconds)
     limits = httpx.Limits(max_connections=OPEN_LOOP_CONNECTIONS)
     async with httpx.AsyncClient(
@@ -122,7 +126,7 @@ async def _open_loop(url: str, rate: float, seconds: float) -> list[tuple[float,
         timeout=httpx.Timeout(30.0, pool=None),
     ) as http:
 
-        async def one(at: float) -> tuple[float, str]:
+        async def one(at: float) -> tuple[float, str, float]:
             await asyncio.sleep(max(0.0, at - time.perf_counter()))
             content = body()
             sent = time.perf_counter()
@@ -133,7 +137,7 @@ async def _open_loop(url: str, rate: float, seconds: float) -> list[tuple[float,
                 # deduplicates); the latency still counts from the first send.
                 response = await http.post("/webhooks/refiner", content=content)
             response.raise_for_status()
-            return time.perf_counter() - sent, str(response.json()["delivery_id"])
+            return time.perf_counter() - sent, str(response.json()["delivery_id"]), sent
 
         start = time.perf_counter() + 0.2
         return list(await asyncio.gather(*(one(start + i / rate) for i in range(total))))
@@ -146,8 +150,8 @@ def _queryable(url: str, database: Path) -> list[float]:
     reader = threading.Thread(target=_read_loop, args=(database, seen_at, stop))
     reader.start()
     try:
-        for latency, delivery in asyncio.run(_open_loop(url, QUERY_RATE, QUERY_SECONDS)):
-            sent_at[delivery] = time.perf_counter() - latency
+        for _, delivery, sent in asyncio.run(_open_loop(url, QUERY_RATE, QUERY_SECONDS)):
+            sent_at[delivery] = sent
         deadline = time.monotonic() + 30
         while set(sent_at) - set(seen_at) and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -223,6 +227,13 @@ class _Listener:
             except httpx.TransportError:
                 time.sleep(0.1)
         raise RuntimeError("refiner listen did not start")
+
+    def cpu_seconds(self) -> float:
+        """CPU time of the receiver process (the acknowledgement path; the flusher is a
+        child process and not counted)."""
+        assert self._process is not None
+        fields = Path(f"/proc/{self._process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def __exit__(self, *exc_info: object) -> None:
         assert self._process is not None
