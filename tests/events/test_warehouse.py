@@ -119,7 +119,9 @@ def test_webhook_then_batch_is_one_row_with_the_newest_version(
         newer["last_data_reception_at"] = newer["completed_at"] = "2099-01-01 00:00:00"
         question = next(k for k, v in newer["data"].items() if isinstance(v, str))
         newer["data"][question] = ["webhook one", "webhook two", "webhook three"]
-        deliver(options, [webhook_body(newer, dump["project_uuid"])])
+        newer_body = json.loads(webhook_body(newer, dump["project_uuid"]))
+        newer_body.update(last_seen_at="2099-01-01T00:00:00.000000Z", display_name="Via Webhook")
+        deliver(options, [json.dumps(newer_body).encode()])
         assert main(["transform", *selector, "--quiet"]) == 0
     kept = query(
         "select version_origin, count(*) from refiner_analytics.stg_refiner__responses"
@@ -137,3 +139,8 @@ def test_webhook_then_batch_is_one_row_with_the_newest_version(
         f" where response_uuid = '{plain['uuid']}'"
     )
     assert total[0][0] == len(plain["data"]) + 2
+    contact = query(
+        "select display_name, count(*) from refiner_analytics.dim_contacts"
+        f" where contact_uuid = '{plain['contact']['uuid']}' group by display_name"
+    )
+    assert contact == [("Via Webhook", 1)]
