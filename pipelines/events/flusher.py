@@ -144,6 +144,8 @@ def _flush_in_child(
 ) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # Acknowledgements come first when the cores are busy; the flush can wait a little.
+    os.nice(FLUSHER_NICENESS)
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     spool = Spool(spool_path)
     flusher = Flusher(spool, EventsWarehouse(target, working_dir), poll_seconds)
@@ -157,3 +159,4 @@ def _flush_in_child(
 
 
 DRAIN_SECONDS = 30.0
+FLUSHER_NICENESS = 5
