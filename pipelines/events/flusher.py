@@ -1,7 +1,8 @@
 """Moves spooled deliveries and finished action outcomes to the warehouse in micro-batches.
 
-A batch is at most FLUSH_BATCH deliveries, and writes start at most FLUSH_INTERVAL (1 s)
-apart unless a full batch waits; when idle, a new delivery waits at most `poll_seconds`.
+A batch is at most FLUSH_BATCH deliveries. Writes start no closer than FLUSH_INTERVAL
+(0.5 s) unless a full batch waits, so a delivery waits at most that long, or for the write
+in progress, before its batch starts; when idle, at most `poll_seconds`.
 Rows are marked flushed in the spool only after the warehouse committed them: a crash in
 between writes them again on restart, and the `webhook_*` tables are deduplicated by dbt
 staging, never by the append. When the warehouse is busy
@@ -36,7 +37,10 @@ from pipelines.warehouse_lock import WarehouseBusy
 logger = logging.getLogger(__name__)
 
 FLUSH_BATCH = 1000
-FLUSH_INTERVAL = 1.0
+FLUSH_INTERVAL = 0.5
+BUSY_RETRY_SECONDS = 0.05
+"""First wait after the warehouse was busy or failed; it doubles up to `backoff_max`. Short
+readers of the DuckDB file hold it for milliseconds; a batch load holds it for minutes."""
 """A write starts at most this often unless FLUSH_BATCH deliveries wait: each dlt run has a
 fixed cost, and back-to-back runs would take the CPU from the requests."""
 
@@ -58,7 +62,7 @@ class Flusher:
 
     def run(self, stopping: Callable[[], bool]) -> None:
         """Flush micro-batches until `stopping()` is true."""
-        wait = self._poll
+        wait = BUSY_RETRY_SECONDS
         last_write = 0.0
         with self._spool.connection() as connection:
             while not stopping():
@@ -69,7 +73,7 @@ class Flusher:
                 started = time.monotonic()
                 try:
                     if self.flush_once(connection):
-                        wait, last_write = self._poll, started
+                        wait, last_write = BUSY_RETRY_SECONDS, started
                         continue
                 except WarehouseBusy:
                     logger.info("warehouse busy; deliveries stay spooled, retrying in %.1fs", wait)
