@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import machine, suites
+from benchmarks import machine, suites, webhooks
 from benchmarks.report import Target, targets_table, throughput_table
 from benchmarks.targets import evaluate
 
@@ -58,7 +58,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--skip",
         action="append",
         default=[],
-        choices=["peers", "noop", "digest", "latency", "reverse"],
+        choices=["peers", "noop", "digest", "latency", "reverse", "webhooks"],
         help="leave a suite out (repeatable)",
     )
     parser.add_argument(
@@ -113,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         results["sizes"][str(size)] = suites.run_size(size, args)
     if "reverse" not in args.skip:
         results["reverse_sync"] = suites.run_reverse(args)
+    if "webhooks" not in args.skip:
+        results["webhooks"] = webhooks.run(args)
     results["machine"]["load_average_end"] = machine.load_average()
     results["elapsed_seconds"] = round(time.perf_counter() - started, 1)
     targets: list[Target] = evaluate(results, args)

@@ -260,6 +260,37 @@ def _digest(sizes: dict[str, Any]) -> list[Target]:
     ]
 
 
+def _webhooks(results: dict[str, Any]) -> list[Target]:
+    """Issue 18 §9: the receiver's acknowledgement rate and latencies."""
+    block = results.get("webhooks")
+    names = ("webhook deliveries acknowledged", "webhook ack p99 at 200/s", "delivery -> queryable")
+    if block is None:
+        return [
+            Target(name, "see issue 18", "not measured", None, "run without --skip webhooks")
+            for name in names
+        ]
+    return [
+        Target(
+            names[0],
+            ">= 500 deliveries/s",
+            f"{block['sustained_per_second']:,.0f}/s",
+            block["sustained_per_second"] >= 500,
+        ),
+        Target(
+            names[1],
+            "p99 <= 50 ms",
+            f"p50 {block['ack_p50_ms']:.1f} ms, p99 {block['ack_p99_ms']:.1f} ms",
+            block["ack_p99_ms"] <= 50,
+        ),
+        Target(
+            names[2],
+            "p95 <= 2 s",
+            f"p50 {block['queryable_p50_ms']:,.0f} ms, p95 {block['queryable_p95_ms']:,.0f} ms",
+            block["queryable_p95_ms"] <= 2000,
+        ),
+    ]
+
+
 def evaluate(results: dict[str, Any], args: argparse.Namespace) -> list[Target]:
     """Every target of issue 5 §3, in the issue's order."""
     sizes = results["sizes"]
@@ -270,4 +301,5 @@ def evaluate(results: dict[str, Any], args: argparse.Namespace) -> list[Target]:
         *_digest(sizes),
         *_memory(sizes),
         *_reverse(results),
+        *_webhooks(results),
     ]

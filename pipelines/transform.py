@@ -18,7 +18,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from typing import Any
 from pipelines.config import check_dataset, check_destination
 from pipelines.defaults import DEFAULT_ANALYTICS_SCHEMA, DEFAULT_DATASET, DEFAULT_DUCKDB_PATH
 from pipelines.errors import ConfigError
+from pipelines.warehouse_lock import writer_turn
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 RESPONSE_INCLUDES = ("completed", "partials", "all")
@@ -118,7 +119,7 @@ def run_transform(
     in_colour = _terminal_wants_colour() if colors is None else colors
     args += ["--use-colors" if in_colour else "--no-use-colors", "--no-use-colors-file"]
     started = time.monotonic()
-    with _environment(environment):
+    with _environment(environment), _writer_turn(destination, duckdb_path):
         from dbt.cli.main import dbtRunner
 
         try:
@@ -139,6 +140,13 @@ def run_transform(
 def _terminal_wants_colour() -> bool:
     """Colour only for a terminal, and never with NO_COLOR set (https://no-color.org)."""
     return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+def _writer_turn(destination: str, duckdb_path: str | Path) -> AbstractContextManager[None]:
+    """DuckDB: wait for the file's writer lock (see pipelines/warehouse_lock.py)."""
+    if destination != "duckdb":
+        return nullcontext()
+    return writer_turn(Path(duckdb_path).resolve())
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:

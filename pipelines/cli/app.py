@@ -14,7 +14,7 @@ import click
 import typer
 from rich.console import Console
 
-from pipelines.cli import demo, digest, emulator, load, mcp, sql, sync, tools, transform
+from pipelines.cli import demo, digest, emulator, events, load, mcp, sql, sync, tools, transform
 from pipelines.errors import exit_code_for
 
 app = typer.Typer(
@@ -33,6 +33,7 @@ transform.register(app)
 sql.register(app)
 digest.register(app)
 mcp.register(app)
+events.register(app)
 
 _stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 

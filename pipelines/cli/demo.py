@@ -106,10 +106,18 @@ def demo(
     duckdb_path: str = typer.Option(DEFAULT_DUCKDB_PATH, help="DuckDB file to create or update."),
     contacts: int = typer.Option(600, help="Contacts in the seeded emulator."),
     responses: int = typer.Option(5000, help="Responses in the seeded emulator."),
+    listen: bool = typer.Option(
+        False, "--listen", help="Show the webhook loop instead: emulator -> listen -> rule."
+    ),
 ) -> None:
     """Start a seeded local Refiner emulator, load it into DuckDB, and show example queries."""
     from rich.console import Console
 
+    if listen:
+        from pipelines.events.demo import run_listen_demo
+
+        run_listen_demo(duckdb_path=duckdb_path, console=Console(highlight=False, soft_wrap=True))
+        return
     run_demo(
         duckdb_path=duckdb_path,
         contacts=contacts,

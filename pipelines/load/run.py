@@ -24,6 +24,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -46,6 +47,7 @@ from pipelines.load.steps import (
     restore_state,
     run_lock,
 )
+from pipelines.warehouse_lock import duckdb_file, writer_turn
 from sources.refiner.client import RefinerClient
 from sources.refiner.schema import RESOURCE_NAMES, TABLES_BY_RESOURCE
 from sources.refiner.source import RunStats
@@ -136,7 +138,7 @@ def run_load(
     stats = RunStats()
     pipeline_name, target = pipeline_identity(destination, dataset, duckdb_path)
     client = make_client(settings.api, max_connections=32)
-    with run_lock(pipeline_name, pipelines_dir), client:
+    with run_lock(pipeline_name, pipelines_dir), _writer_turn(destination, duckdb_path), client:
         _probe(client)
         pipeline = open_pipeline(pipeline_name, target, dataset, pipelines_dir)
         restore_state(pipeline)
@@ -217,6 +219,13 @@ def _parse_bound(option: str, value: date | datetime | str | None) -> datetime |
         raise ConfigError(
             f"{option} {value!r} is not a date; use YYYY-MM-DD or an ISO 8601 date-time"
         ) from None
+
+
+def _writer_turn(destination: str, duckdb_path: str | Path | None) -> AbstractContextManager[None]:
+    """DuckDB: wait for the file's writer lock, which `refiner listen` takes only to flush."""
+    if destination != "duckdb":
+        return nullcontext()
+    return writer_turn(duckdb_file(duckdb_path))
 
 
 def _add(totals: dict[str, int], counts: dict[str, int]) -> None:
