@@ -181,9 +181,11 @@ def test_the_commands_table_names_existing_options_and_tools() -> None:
 @pytest.fixture(scope="module")
 def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
     """The warehouse `refiner demo` builds (a smaller seed), opened read-only."""
-    path = tmp_path_factory.mktemp("readme") / "refiner.duckdb"
+    folder = tmp_path_factory.mktemp("readme")
+    path = folder / "refiner.duckdb"
     out = io.StringIO()
-    with redirect_stdout(out), redirect_stderr(out):
+    with pytest.MonkeyPatch.context() as patch, redirect_stdout(out), redirect_stderr(out):
+        patch.chdir(folder)  # the demo writes ./digest/
         code = main(
             ["demo", "--duckdb-path", str(path), "--contacts", "150", "--responses", "1200"]
         )
