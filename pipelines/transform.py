@@ -12,11 +12,10 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from pipelines.defaults import DEFAULT_ANALYTICS_SCHEMA, DEFAULT_DATASET, DEFAULT_DUCKDB_PATH
 from pipelines.errors import ConfigError
@@ -64,6 +63,22 @@ class TransformResult:
             f"{self.skipped} skipped in {self.elapsed_seconds:.1f}s; models in {self.schema}."
         )
 
+    def failure_message(self) -> str:
+        """What `refiner transform` prints when the build failed: a line, then one per node."""
+        lines = [
+            f"dbt build failed on {self.destination}: {self.failed} failed, "
+            f"{self.skipped} skipped, {self.passed} passed."
+        ]
+        lines += [
+            f"  {failure.resource_type} {failure.name} ({failure.status}): {failure.message}"
+            for failure in self.failures
+        ]
+        if not self.failures:
+            lines.append(
+                "  See dbt.log in the dbt log path (default dbt_project/logs) for details."
+            )
+        return "\n".join(lines)
+
 
 def run_transform(
     destination: str = "duckdb",
@@ -90,24 +105,26 @@ def run_transform(
     model, test or unit test errors or fails. Not thread-safe: it sets process environment
     variables for the duration of the build.
     """
-    include = responses_include or _configured_include()
-    environment = _profile_environment(destination, duckdb_path, postgres_url)
-    environment["REFINER_DATASET"] = _schema_name("dataset", dataset)
-    environment["REFINER_ANALYTICS_SCHEMA"] = _schema_name("analytics_schema", analytics_schema)
-    _check_choice("responses_include", include, RESPONSE_INCLUDES)
+    invocation = dbt_invocation(
+        destination,
+        duckdb_path,
+        dataset,
+        analytics_schema=analytics_schema,
+        postgres_url=postgres_url,
+        responses_include=responses_include,
+    )
     args = [
         "build",
         "--project-dir", str(DBT_PROJECT_DIR),
         "--profiles-dir", str(DBT_PROJECT_DIR),
-        "--target", destination,
-        "--vars", json.dumps({"responses_include": include}),
+        *invocation.args(),
     ]  # fmt: skip
     if target_path is not None:
         args += ["--target-path", str(target_path), "--log-path", str(Path(target_path) / "logs")]
     if quiet:
         args.append("--quiet")
     started = time.monotonic()
-    with _environment(environment):
+    with invocation.applied():
         from dbt.cli.main import dbtRunner
 
         try:
@@ -118,10 +135,54 @@ def run_transform(
     elapsed = time.monotonic() - started
     if outcome.exception is not None:
         raise TransformError(f"dbt build could not run: {outcome.exception}") from outcome.exception
-    result = _summarise(outcome.result, destination, analytics_schema, elapsed)
+    nodes = [
+        NodeOutcome(str(node.status), node.node.name, str(node.node.resource_type), node.message)
+        for node in getattr(outcome.result, "results", None) or []
+    ]
+    result = summarise(nodes, destination, analytics_schema, elapsed)
     if not outcome.success or result.failed:
-        raise TransformError(_failure_message(result))
+        raise TransformError(result.failure_message())
     return result
+
+
+@dataclass(frozen=True)
+class DbtInvocation:
+    """How this project runs dbt against one warehouse: the `--target` and `--vars` arguments,
+    and the REFINER_* variables that dbt_project/profiles.yml reads."""
+
+    target: str
+    variables: dict[str, str]
+    environment: dict[str, str]
+
+    def args(self) -> list[str]:
+        """`--target` and `--vars` for any dbt command on this project."""
+        return ["--target", self.target, "--vars", json.dumps(self.variables)]
+
+    @contextmanager
+    def applied(self) -> Iterator[None]:
+        """Set the REFINER_* variables for the block (dbt reads them, in or out of process)."""
+        with _environment(self.environment):
+            yield
+
+
+def dbt_invocation(
+    destination: str = "duckdb",
+    duckdb_path: str | Path = DEFAULT_DUCKDB_PATH,
+    dataset: str = DEFAULT_DATASET,
+    *,
+    analytics_schema: str = DEFAULT_ANALYTICS_SCHEMA,
+    postgres_url: str | None = None,
+    responses_include: str | None = None,
+) -> DbtInvocation:
+    """The dbt settings `run_transform` uses for these arguments (see there).
+
+    Raises ConfigError for a bad argument or a missing DuckDB file."""
+    include = responses_include or _configured_include()
+    environment = _profile_environment(destination, duckdb_path, postgres_url)
+    environment["REFINER_DATASET"] = _schema_name("dataset", dataset)
+    environment["REFINER_ANALYTICS_SCHEMA"] = _schema_name("analytics_schema", analytics_schema)
+    _check_choice("responses_include", include, RESPONSE_INCLUDES)
+    return DbtInvocation(destination, {"responses_include": include}, environment)
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
@@ -214,26 +275,34 @@ def _close_duckdb() -> None:
     DuckDBConnectionManager.close_all_connections()
 
 
-def _summarise(execution: Any, destination: str, schema: str, elapsed: float) -> TransformResult:
+@dataclass(frozen=True)
+class NodeOutcome:
+    """One dbt node's result, as dbt's runner or its run_results.json reports it."""
+
+    status: str
+    name: str
+    resource_type: str
+    message: str | None
+
+
+def summarise(
+    nodes: Iterable[NodeOutcome], destination: str, schema: str, elapsed: float
+) -> TransformResult:
+    """Count a dbt build's node results into a TransformResult."""
     counts = {"passed": 0, "warned": 0, "failed": 0, "skipped": 0}
     failures: list[NodeFailure] = []
-    for node_result in getattr(execution, "results", None) or []:
-        status = str(node_result.status)
-        if status in _PASSED:
+    for node in nodes:
+        if node.status in _PASSED:
             counts["passed"] += 1
-        elif status in _WARNED:
+        elif node.status in _WARNED:
             counts["warned"] += 1
-        elif status in _SKIPPED:
+        elif node.status in _SKIPPED:
             counts["skipped"] += 1
         else:
             counts["failed"] += 1
-            node = node_result.node
             failures.append(
                 NodeFailure(
-                    name=node.name,
-                    resource_type=str(node.resource_type),
-                    status=status,
-                    message=(node_result.message or "").strip(),
+                    node.name, node.resource_type, node.status, (node.message or "").strip()
                 )
             )
     return TransformResult(
@@ -243,17 +312,3 @@ def _summarise(execution: Any, destination: str, schema: str, elapsed: float) ->
         failures=failures,
         **counts,
     )
-
-
-def _failure_message(result: TransformResult) -> str:
-    lines = [
-        f"dbt build failed on {result.destination}: {result.failed} failed, "
-        f"{result.skipped} skipped, {result.passed} passed."
-    ]
-    lines += [
-        f"  {failure.resource_type} {failure.name} ({failure.status}): {failure.message}"
-        for failure in result.failures
-    ]
-    if not result.failures:
-        lines.append("  See dbt.log in the dbt log path (default dbt_project/logs) for details.")
-    return "\n".join(lines)
