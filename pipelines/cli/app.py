@@ -14,7 +14,7 @@ import click
 import typer
 from rich.console import Console
 
-from pipelines.cli import demo, emulator, load, sync, tools, transform
+from pipelines.cli import demo, emulator, load, orchestrate, sync, tools, transform
 from pipelines.errors import exit_code_for
 
 app = typer.Typer(
@@ -30,6 +30,7 @@ load.register(app)
 demo.register(app)
 sync.register(app)
 transform.register(app)
+orchestrate.register(app)
 
 _stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
