@@ -56,7 +56,7 @@ class OrchestrationSettings:
         """The DuckDB file `refiner load` writes without --duckdb-path (resolved now)."""
         import dlt
 
-        configured = dlt.config.get("destination.duckdb.credentials")
+        configured: object = dlt.config.get("destination.duckdb.credentials")
         return Path(str(configured or DEFAULT_DUCKDB_PATH)).resolve()
 
 
@@ -78,7 +78,7 @@ def resolve_settings() -> OrchestrationSettings:
 def _text(key: str, default: str) -> str:
     import dlt
 
-    value = dlt.config.get(key)
+    value: object = dlt.config.get(key)
     if value is None:
         return default
     if not isinstance(value, str) or not value.strip():

@@ -19,6 +19,7 @@ from dagster import (
     RunRequest,
     SkipReason,
     build_schedule_context,
+    instance_for_test,
 )
 
 from pipelines.errors import ConfigError
@@ -106,7 +107,7 @@ def test_schedules_at_fixed_times_request_one_keyed_run(defs: Definitions) -> No
     assert (reconcile.cron_schedule, reconcile.execution_timezone) == ("0 3 * * *", "UTC")
     assert incremental.job_name == "refiner_incremental"
     assert reconcile.job_name == "refiner_reconcile"
-    with DagsterInstance.ephemeral() as instance:
+    with instance_for_test() as instance:
         for name, at in (
             ("refiner_incremental_schedule", datetime(2026, 3, 2, 9, 30, tzinfo=UTC)),
             ("refiner_reconcile_schedule", datetime(2026, 3, 2, 3, 0, tzinfo=UTC)),
@@ -118,7 +119,7 @@ def test_schedules_at_fixed_times_request_one_keyed_run(defs: Definitions) -> No
 
 
 def test_a_tick_is_skipped_while_a_warehouse_run_is_in_progress(defs: Definitions) -> None:
-    with DagsterInstance.ephemeral() as instance:
+    with instance_for_test() as instance:
         running = DagsterRun(
             job_name="refiner_reconcile",
             run_id="0f0f0f0f-0000-4000-8000-000000000001",
