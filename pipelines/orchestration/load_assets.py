@@ -72,7 +72,7 @@ def build_load_assets(settings: OrchestrationSettings) -> Any:
         except LoadInProgressError as busy:
             reason = f"load skipped: {busy}"
             context.log.warning(reason)
-            context.instance.add_run_tags(context.run_id, {SKIPPED_TAG: reason})
+            context.instance.add_run_tags(context.run.run_id, {SKIPPED_TAG: reason})
             return
         except Exception as error:
             raise step_failure(error) from error
