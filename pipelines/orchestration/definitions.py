@@ -49,7 +49,7 @@ def build_definitions(settings: OrchestrationSettings | None = None) -> Definiti
 
 def _schedule(name: str, job_name: str, cron: Cron, key: str) -> ScheduleDefinition:
     try:
-        return job_schedule(name, job_name, cron, exclusive=True)  # type: ignore[no-any-return]
+        return job_schedule(name, job_name, cron, exclusive=True)
     except DagsterInvalidDefinitionError:
         raise ConfigError(f"{key} {cron.cron!r} is not a valid cron line") from None
 

@@ -17,7 +17,14 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetSpec, Config, MaterializeResult, multi_asset
+from dagster import (
+    AssetExecutionContext,
+    AssetsDefinition,
+    AssetSpec,
+    Config,
+    MaterializeResult,
+    multi_asset,
+)
 
 from pipelines.orchestration.failures import RETRY_POLICY, step_failure
 from pipelines.orchestration.keys import LOAD_GROUP, loaded_tables, raw_table_key
@@ -35,7 +42,7 @@ class LoadConfig(Config):
     """Sweep all contacts and delete those gone from Refiner (`refiner load --reconcile`)."""
 
 
-def build_load_assets(settings: OrchestrationSettings) -> Any:
+def build_load_assets(settings: OrchestrationSettings) -> AssetsDefinition:
     """The `refiner_load` multi-asset for `settings`' destination and dataset."""
     specs = [
         AssetSpec(

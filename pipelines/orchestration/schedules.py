@@ -14,6 +14,7 @@ from dagster import (
     DefaultScheduleStatus,
     RunRequest,
     RunsFilter,
+    ScheduleDefinition,
     ScheduleEvaluationContext,
     SkipReason,
     define_asset_job,
@@ -56,7 +57,7 @@ def warehouse_jobs() -> list[Any]:
     ]
 
 
-def job_schedule(name: str, job_name: str, cron: Cron, *, exclusive: bool) -> Any:
+def job_schedule(name: str, job_name: str, cron: Cron, *, exclusive: bool) -> ScheduleDefinition:
     """A running schedule of `job_name` on `cron`. One run request per tick, keyed by its time;
     an `exclusive` schedule skips its tick while a warehouse run is queued or running."""
 

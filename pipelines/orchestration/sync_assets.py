@@ -3,14 +3,14 @@ its defaults (only rows whose payload changed since Refiner last accepted it are
 
 from typing import Any
 
-from dagster import AssetExecutionContext, MaterializeResult, asset
+from dagster import AssetExecutionContext, AssetsDefinition, MaterializeResult, asset
 
 from pipelines.orchestration.failures import RETRY_POLICY, step_failure
 from pipelines.orchestration.keys import CONTACT_TRAITS, PUSH_TRAITS, SYNC_GROUP
 from pipelines.orchestration.settings import OrchestrationSettings
 
 
-def build_sync_assets(settings: OrchestrationSettings) -> Any:
+def build_sync_assets(settings: OrchestrationSettings) -> AssetsDefinition:
     """The `push_traits` asset, downstream of the `contact_traits` model."""
 
     @asset(

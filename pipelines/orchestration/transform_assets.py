@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, Failure
+from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, Failure
 from dagster_dbt import (
     DagsterDbtTranslator,
     DbtCliInvocation,
@@ -68,7 +68,9 @@ def dbt_resource(project: DbtProject) -> DbtCliResource:
     )
 
 
-def build_transform_assets(settings: OrchestrationSettings, project: DbtProject) -> Any:
+def build_transform_assets(
+    settings: OrchestrationSettings, project: DbtProject
+) -> AssetsDefinition:
     """The dbt models of `project`, built against `settings`' warehouse."""
 
     @dbt_assets(
