@@ -26,6 +26,8 @@ from dagster import (
     multi_asset,
 )
 
+from pipelines.errors import LoadInProgressError
+from pipelines.load.run import LoadSummary, run_load
 from pipelines.orchestration.failures import RETRY_POLICY, step_failure
 from pipelines.orchestration.keys import LOAD_GROUP, loaded_tables, raw_table_key
 from pipelines.orchestration.settings import OrchestrationSettings
@@ -66,9 +68,6 @@ def build_load_assets(settings: OrchestrationSettings) -> AssetsDefinition:
     def refiner_load(
         context: AssetExecutionContext, config: LoadConfig
     ) -> Iterator[MaterializeResult]:
-        from pipelines.errors import LoadInProgressError
-        from pipelines.load.run import run_load
-
         try:
             summary = run_load(
                 destination=settings.destination,
@@ -91,7 +90,7 @@ def build_load_assets(settings: OrchestrationSettings) -> AssetsDefinition:
     return refiner_load
 
 
-def load_metadata(summary: Any, table: str) -> dict[str, Any]:
+def load_metadata(summary: LoadSummary, table: str) -> dict[str, Any]:
     """The figures `refiner load` prints, for one table's materialization: rows written to and
     deleted from `table`, and the run's API requests, duration and cursor values."""
     return {

@@ -28,7 +28,7 @@ from dagster_dbt import (
 from pipelines.orchestration.failures import RETRY_POLICY, is_busy_duckdb, step_failure
 from pipelines.orchestration.keys import SOURCE_NAME, TRANSFORM_GROUP, raw_table_key
 from pipelines.orchestration.settings import OrchestrationSettings
-from pipelines.transform import DBT_PROJECT_DIR, NodeOutcome, summarise
+from pipelines.transform import DBT_PROJECT_DIR, NodeOutcome, dbt_invocation, summarise
 
 TRANSFORM_OP = "refiner_transform"
 
@@ -81,8 +81,6 @@ def build_transform_assets(
         retry_policy=RETRY_POLICY,
     )
     def refiner_transform(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
-        from pipelines.transform import dbt_invocation
-
         try:
             invocation = dbt_invocation(
                 settings.destination,
