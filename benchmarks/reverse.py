@@ -4,7 +4,7 @@ A DuckDB table of contacts with five traits is created and marked as accepted in
 state (see `tasks.reverse_setup`). Then, each round: the diff with nothing changed (it must
 send 0 requests), and, after `push` rows changed, the diff plus the push under a request budget
 of R requests/s, enforced by the client and checked by the emulator's token bucket. The timed
-sections are the reverse sync's own `prepare_traits` / `execute_traits`; the process wall
+sections are the reverse sync's own `prepare_traits` / `execute`; the process wall
 time (interpreter start-up and imports included) is recorded beside them.
 """
 

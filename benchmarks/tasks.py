@@ -266,7 +266,8 @@ def _step_seconds(pipeline_name: str, pipelines_dir: str) -> dict[str, float]:
 
 
 def _trait_sync(config: dict[str, Any]) -> tuple[Any, Any, Any]:
-    from pipelines.sync.reverse import SyncInput, TraitOptions, WarehouseTarget
+    from pipelines.sync.input import SyncInput
+    from pipelines.sync.runs import TraitOptions, WarehouseTarget
 
     target = WarehouseTarget("duckdb", config["database"], config["dataset"])
     source = SyncInput(table=f"{config['schema']}.{config['table']}")
@@ -284,7 +285,7 @@ def reverse_setup(config: dict[str, Any]) -> dict[str, Any]:
     import duckdb
     import pyarrow as pa
 
-    from pipelines.sync.reverse import prepare_traits
+    from pipelines.sync.runs import prepare_traits
     from pipelines.sync.state import STATE_TABLE, SyncStore
 
     con = duckdb.connect(config["database"])
@@ -338,7 +339,7 @@ def reverse_change(config: dict[str, Any]) -> dict[str, Any]:
 @task
 def reverse_diff(config: dict[str, Any]) -> dict[str, Any]:
     """The reverse sync's diff (`prepare_traits`): read the rows and the state, plan."""
-    from pipelines.sync.reverse import prepare_traits
+    from pipelines.sync.runs import prepare_traits
 
     target, source, options = _trait_sync(config)
     seconds, plan = _timed(lambda: prepare_traits(target, source, options), config.get("profile"))
@@ -347,9 +348,9 @@ def reverse_diff(config: dict[str, Any]) -> dict[str, Any]:
 
 @task
 def reverse_push(config: dict[str, Any]) -> dict[str, Any]:
-    """Diff then push the changed rows (`prepare_traits` + `execute_traits`) at R req/s."""
+    """Diff then push the changed rows (`prepare_traits` + `execute`) at R req/s."""
     from pipelines.config import make_client, resolve_api_settings
-    from pipelines.sync.reverse import execute_traits, prepare_traits
+    from pipelines.sync.runs import execute, prepare_traits
 
     target, source, options = _trait_sync(config)
     settings = resolve_api_settings(config["api_key"], config["base_url"])
@@ -358,7 +359,7 @@ def reverse_push(config: dict[str, Any]) -> dict[str, Any]:
     def work() -> Any:
         plan = prepare_traits(target, source, options)
         with client:
-            return execute_traits(target, plan, client, workers=int(config["workers"]))
+            return execute(target, plan, client, workers=int(config["workers"]))
 
     seconds, report = _timed(work, config.get("profile"))
     return {"seconds": seconds, "sent": report.sent, "failed": report.failed}

@@ -27,18 +27,32 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from emulator.clock import Clock
 from emulator.errors import ApiError, not_found
-
-if TYPE_CHECKING:
-    from emulator.app import Emulator
+from emulator.server import Backend
 
 Result = tuple[int, Any]
 OK: dict[str, Any] = {"message": "ok"}
 
 
-def handle(emulator: Emulator, method: str, path: str, params: dict[str, Any]) -> Result:
+class Controls(Backend, Protocol):
+    """The parts of an `Emulator` the admin API reads and drives: what the API serves, plus
+    the clock, the base URL and the page-cache prewarm."""
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def base_url(self) -> str: ...
+
+    def prewarm(
+        self, path: str = ..., params: dict[str, Any] | None = ..., page_length: int = ...
+    ) -> int: ...
+
+
+def handle(emulator: Controls, method: str, path: str, params: dict[str, Any]) -> Result:
     """Run one admin request; unknown uuids answer 404, bad arguments 400."""
     parts = [part for part in path.split("/") if part]
     try:
@@ -47,7 +61,7 @@ def handle(emulator: Emulator, method: str, path: str, params: dict[str, Any]) -
         raise not_found(f"Record {error.args[0] if error.args else ''}".strip()) from error
 
 
-def _route(emulator: Emulator, method: str, parts: list[str], params: dict[str, Any]) -> Result:
+def _route(emulator: Controls, method: str, parts: list[str], params: dict[str, Any]) -> Result:
     store = emulator.store
     head = parts[0] if parts else ""
     rest = parts[1:]
@@ -102,7 +116,7 @@ def _route(emulator: Emulator, method: str, parts: list[str], params: dict[str, 
     raise ApiError(404, "Unknown admin endpoint")
 
 
-def _requests(emulator: Emulator, method: str, params: dict[str, Any]) -> Result:
+def _requests(emulator: Controls, method: str, params: dict[str, Any]) -> Result:
     if method == "DELETE":
         emulator.request_log.clear()
         return 200, OK
@@ -110,7 +124,7 @@ def _requests(emulator: Emulator, method: str, params: dict[str, Any]) -> Result
     return 200, {"items": [entry.as_json() for entry in entries]}
 
 
-def _faults(emulator: Emulator, method: str, rest: list[str], params: dict[str, Any]) -> Result:
+def _faults(emulator: Controls, method: str, rest: list[str], params: dict[str, Any]) -> Result:
     faults = emulator.faults
     if rest == ["settings"] and method in ("POST", "PUT"):
         return 200, dataclasses.asdict(faults.configure(**params))
@@ -131,7 +145,7 @@ def _faults(emulator: Emulator, method: str, rest: list[str], params: dict[str, 
     raise ApiError(404, "Unknown admin endpoint")
 
 
-def _clock(emulator: Emulator, method: str, params: dict[str, Any]) -> Result:
+def _clock(emulator: Controls, method: str, params: dict[str, Any]) -> Result:
     clock = emulator.clock
     if method == "POST":
         if params.get("set") is not None:
@@ -143,7 +157,7 @@ def _clock(emulator: Emulator, method: str, params: dict[str, Any]) -> Result:
     return 200, {"now": clock.now().isoformat()}
 
 
-def _responses(emulator: Emulator, method: str, rest: list[str], params: dict[str, Any]) -> Result:
+def _responses(emulator: Controls, method: str, rest: list[str], params: dict[str, Any]) -> Result:
     store = emulator.store
     if method == "POST" and not rest:
         return 200, {"uuid": store.add_response(**params)}
@@ -158,7 +172,7 @@ def _responses(emulator: Emulator, method: str, rest: list[str], params: dict[st
     raise ApiError(404, "Unknown admin endpoint")
 
 
-def _segments(emulator: Emulator, method: str, rest: list[str], params: dict[str, Any]) -> Result:
+def _segments(emulator: Controls, method: str, rest: list[str], params: dict[str, Any]) -> Result:
     store = emulator.store
     if method == "POST" and not rest:
         return 200, {"uuid": store.add_segment(**params)}

@@ -5,11 +5,13 @@ from __future__ import annotations
 import gc
 import threading
 from collections.abc import Iterable
+from functools import partial
 from types import TracebackType
 from typing import Any
 
 import orjson
 
+from emulator import admin
 from emulator.clock import Clock
 from emulator.dispatch import process
 from emulator.faults import Faults
@@ -68,7 +70,9 @@ class Emulator:
         """Bind and serve on a daemon thread; returns self."""
         if self._server is not None:
             return self
-        server = EmulatorHTTPServer((self.host, self._requested_port), self)
+        server = EmulatorHTTPServer(
+            (self.host, self._requested_port), self, partial(admin.handle, self)
+        )
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,

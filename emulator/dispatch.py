@@ -19,6 +19,7 @@ import orjson
 from emulator import api
 from emulator.errors import ApiError
 from emulator.faults import Decision, Rule
+from emulator.records import TIMESTAMP_FIELDS
 from emulator.store import Store
 from emulator.timefmt import iso_z, parse_instant, plain
 
@@ -31,13 +32,7 @@ _WELL_FORMED = re.compile(
 MIN_KEY_LENGTH = 8
 TIMESTAMP_KEYS = frozenset(
     {
-        "first_shown_at",
-        "last_shown_at",
-        "first_data_reception_at",
-        "last_data_reception_at",
-        "completed_at",
-        "received_at",
-        "dismissed_at",
+        *TIMESTAMP_FIELDS,
         "first_seen_at",
         "last_seen_at",
         "last_form_submission_at",

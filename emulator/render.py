@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from emulator.models import Account, Contact, Form, Response, Segment
+from emulator.models import Account, Contact, Event, Form, Response, Segment
 from emulator.timefmt import iso_z, plain
 
 
@@ -181,3 +181,13 @@ def form(
 def segment(record: Segment) -> dict[str, Any]:
     """Segment (§4.5)."""
     return {"uuid": record.uuid, "name": record.name, "is_manual": record.is_manual}
+
+
+def event(record: Event) -> dict[str, Any]:
+    """A tracked event as the admin dump shows it: {uuid, contact_uuid, event, at}."""
+    return {
+        "uuid": record.uuid,
+        "contact_uuid": record.contact_uuid,
+        "event": record.event,
+        "at": iso_z(record.at),
+    }

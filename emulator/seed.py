@@ -27,8 +27,9 @@ from emulator.models import (
     Segment,
     Tag,
 )
+from emulator.records import make_uuid
 from emulator.render import form_config
-from emulator.store import Store, make_uuid
+from emulator.store import Store
 from emulator.timefmt import iso_z
 
 DAY = 86400

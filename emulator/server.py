@@ -1,5 +1,8 @@
 """The HTTP layer: a threading HTTP/1.1 keep-alive server with explicit Content-Length, so faults
 can drop, reset or truncate a connection exactly. `/v1/...` is the API, `/_emulator/...` admin.
+
+The server receives what it serves: a `Backend` (store, faults, keys, request log) for the API
+and an `AdminHandler` for the admin paths (emulator/app.py wires both).
 """
 
 from __future__ import annotations
@@ -8,25 +11,43 @@ import contextlib
 import socket
 import struct
 import threading
+from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import orjson
 
-from emulator import admin
 from emulator.arrival import StampedReader
 from emulator.dispatch import Outcome, process
 from emulator.errors import ApiError
+from emulator.faults import Faults
 from emulator.params import parse_params
-from emulator.requestlog import LoggedRequest, redact_headers, redact_params
-
-if TYPE_CHECKING:
-    from emulator.app import Emulator
+from emulator.requestlog import LoggedRequest, RequestLog, redact_headers, redact_params
+from emulator.store import Store
 
 API_PREFIX = "/v1"
 ADMIN_PREFIX = "/_emulator"
+
+AdminHandler = Callable[[str, str, dict[str, Any]], tuple[int, Any]]
+"""(method, path under /_emulator, params) -> (status, JSON payload); raises ApiError."""
+
+
+class Backend(Protocol):
+    """What the API paths serve: the records, the fault rules, the accepted keys and the log."""
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def faults(self) -> Faults: ...
+
+    @property
+    def api_keys(self) -> frozenset[str]: ...
+
+    @property
+    def request_log(self) -> RequestLog: ...
 
 
 class EmulatorHTTPServer(ThreadingHTTPServer):
@@ -35,8 +56,9 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], emulator: Emulator) -> None:
-        self.emulator = emulator
+    def __init__(self, address: tuple[str, int], backend: Backend, admin: AdminHandler) -> None:
+        self.backend = backend
+        self.admin = admin
         self.stopping = threading.Event()
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
@@ -117,7 +139,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         path = url.path[len(API_PREFIX) :] or "/"
         headers = {name.lower(): value for name, value in self.headers.items()}
-        emulator = self.server.emulator
+        backend = self.server.backend
         try:
             params = parse_params(url.query, body, headers.get("content-type", ""))
         except ApiError as error:
@@ -125,11 +147,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(outcome)
             self._log(arrived, path, {}, headers, outcome.status)
             return
-        decision = emulator.faults.decide(self.command, path, params, arrived)
+        decision = backend.faults.decide(self.command, path, params, arrived)
         if decision.delay > 0 and self.server.stopping.wait(decision.delay):
             return
         outcome = process(
-            emulator.store, emulator.api_keys, self.command, path, params, headers, decision
+            backend.store, backend.api_keys, self.command, path, params, headers, decision
         )
         self._log(arrived, path, params, headers, outcome.status)
         self._send(outcome)
@@ -142,7 +164,7 @@ class _Handler(BaseHTTPRequestHandler):
         headers: dict[str, str],
         status: int,
     ) -> None:
-        self.server.emulator.request_log.append(
+        self.server.backend.request_log.append(
             LoggedRequest(
                 method=self.command,
                 path=path,
@@ -156,7 +178,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _admin(self, path: str, query: str, body: bytes) -> None:
         try:
             params = parse_params(query, body, self.headers.get("Content-Type", ""))
-            status, payload = admin.handle(self.server.emulator, self.command, path, params)
+            status, payload = self.server.admin(self.command, path, params)
         except ApiError as error:
             status, payload = error.status, error.body
         except (KeyError, ValueError, TypeError) as error:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from emulator import render
@@ -25,63 +25,22 @@ from emulator.models import (
     Segment,
     Tag,
 )
-from emulator.timefmt import iso_z, parse_instant, parse_optional
-
-RESPONSE_STATES = ("completed", "partial", "dismissed", "seen")
-_UNSET: Any = object()
-_TIMESTAMP_FIELDS = (
-    "first_shown_at",
-    "last_shown_at",
-    "first_data_reception_at",
-    "last_data_reception_at",
-    "completed_at",
-    "received_at",
-    "dismissed_at",
+from emulator.records import (
+    FormStats,
+    RecordView,
+    apply_account_spec,
+    check_response_fields,
+    check_timestamp_fields,
+    form_stats,
+    make_uuid,
+    new_account,
+    new_contact,
+    question,
+    response_timestamps,
 )
+from emulator.timefmt import parse_instant, parse_optional
 
-
-def make_uuid(rng: random.Random) -> str:
-    """A v1-looking UUID (`xxxxxxxx-xxxx-11ee-8xxx-xxxxxxxxxxxx`) from `rng`."""
-    bits = f"{rng.getrandbits(104):026x}"
-    return f"{bits[:8]}-{bits[8:12]}-11ee-8{bits[12:15]}-{bits[15:26]}0"
-
-
-def _question(spec: Question | Mapping[str, Any]) -> Question:
-    if isinstance(spec, Question):
-        return spec
-    options = spec.get("options")
-    return Question(
-        id=str(spec["id"]),
-        type=str(spec.get("type", "text")),
-        question=str(spec.get("question", spec["id"])),
-        options=tuple(options) if options is not None else None,
-        required=bool(spec.get("required", False)),
-    )
-
-
-class _View(Mapping[str, dict[str, Any]]):
-    """Read-only mapping uuid -> rendered API object over one record table."""
-
-    def __init__(
-        self,
-        store: Store,
-        table: Callable[[], dict[str, Any]],
-        draw: Callable[[Any], dict[str, Any]],
-    ) -> None:
-        self._store = store
-        self._table = table
-        self._draw = draw
-
-    def __getitem__(self, key: str) -> dict[str, Any]:
-        with self._store.lock:
-            return self._draw(self._table()[key])
-
-    def __iter__(self) -> Iterator[str]:
-        with self._store.lock:
-            return iter(list(self._table()))
-
-    def __len__(self) -> int:
-        return len(self._table())
+_UNSET: Any = object()
 
 
 class Store:
@@ -114,13 +73,13 @@ class Store:
         self._by_remote_id: dict[str, Contact] = {}
         self._by_email: dict[str, Contact] = {}
         self._accounts_by_remote_id: dict[str, Account] = {}
-        self.contacts = _View(self, lambda: self.contact_records, self._draw_contact)
-        self.responses = _View(self, lambda: self.response_records, render.response)
-        self.forms = _View(
-            self, lambda: self.form_records, lambda f: self._draw_form(f, True, True)
+        self.contacts = RecordView(self.lock, lambda: self.contact_records, self._draw_contact)
+        self.responses = RecordView(self.lock, lambda: self.response_records, render.response)
+        self.forms = RecordView(
+            self.lock, lambda: self.form_records, lambda f: self._draw_form(f, True, True)
         )
-        self.segments = _View(self, lambda: self.segment_records, render.segment)
-        self.accounts = _View(self, lambda: self.account_records, render.account_full)  # type: ignore[arg-type]
+        self.segments = RecordView(self.lock, lambda: self.segment_records, render.segment)
+        self.accounts = RecordView(self.lock, lambda: self.account_records, render.account_full)  # type: ignore[arg-type]
         clock.on_change(self.invalidate)
 
     # ----------------------------------------------------------------- bookkeeping
@@ -254,15 +213,7 @@ class Store:
     def events(self) -> list[dict[str, Any]]:
         """Tracked events, oldest first: {uuid, contact_uuid, event, at}."""
         with self.lock:
-            return [
-                {
-                    "uuid": e.uuid,
-                    "contact_uuid": e.contact_uuid,
-                    "event": e.event,
-                    "at": iso_z(e.at),
-                }
-                for e in self.event_records
-            ]
+            return [render.event(e) for e in self.event_records]
 
     @property
     def tags(self) -> dict[str, str]:
@@ -284,27 +235,12 @@ class Store:
                 "tags": [{"uuid": t.uuid, "name": t.name} for t in self.tag_records.values()],
             }
 
-    def form_stats(self) -> dict[str, tuple[int, int, int | None, int | None]]:
+    def form_stats(self) -> dict[str, FormStats]:
         """Per form: (responses_count, views_count, first_form_view_at, last_form_view_at)."""
-
-        def build() -> dict[str, tuple[int, int, int | None, int | None]]:
-            stats: dict[str, list[Any]] = {}
-            for response in self.response_records.values():
-                entry = stats.get(response.form.uuid)
-                if entry is None:
-                    entry = [0, 0, response.first_shown_at, response.last_shown_at]
-                    stats[response.form.uuid] = entry
-                entry[1] += 1
-                if response.completed_at is not None:
-                    entry[0] += 1
-                entry[2] = min(entry[2], response.first_shown_at)
-                entry[3] = max(entry[3], response.last_shown_at)
-            return {uuid: (e[0], e[1], e[2], e[3]) for uuid, e in stats.items()}
-
-        result: dict[str, tuple[int, int, int | None, int | None]] = self.cached(
-            ("form_stats",), build
+        stats: dict[str, FormStats] = self.cached(
+            ("form_stats",), lambda: form_stats(self.response_records.values())
         )
-        return result
+        return stats
 
     # ----------------------------------------------------------------- contacts
     def _upsert_account(self, spec: Mapping[str, Any], now: int) -> Account:
@@ -314,26 +250,10 @@ class Store:
         remote_id = str(remote_id)
         account = self._accounts_by_remote_id.get(remote_id)
         if account is None:
-            account = Account(
-                uuid=make_uuid(self._rng),
-                remote_id=remote_id,
-                display_name=None,
-                domain=None,
-                first_seen_at=now,
-                last_seen_at=now,
-                attributes={},
-            )
+            account = new_account(make_uuid(self._rng), remote_id, now)
             self._index_account(account)
         account.last_seen_at = max(account.last_seen_at, now)
-        for key, value in spec.items():
-            if key in ("id", "remote_id"):
-                continue
-            if key in ("name", "display_name"):
-                account.display_name = None if value is None else str(value)
-            elif key == "domain":
-                account.domain = None if value is None else str(value)
-            else:
-                account.attributes[key] = value
+        apply_account_spec(account, spec)
         return account
 
     def upsert_contact(
@@ -370,21 +290,12 @@ class Store:
             seen = parse_optional(last_seen_at)
             if person is None:
                 first = parse_optional(first_seen_at)
-                person = Contact(
-                    uuid=uuid or make_uuid(self._rng),
-                    remote_id=remote_id,
-                    email=email,
-                    display_name=None,
-                    first_seen_at=first
-                    if first is not None
-                    else (seen if seen is not None else now),
-                    last_seen_at=now,
-                    last_form_submission_at=None,
-                    last_tracking_event_at=None,
-                    traits={},
-                    account=None,
-                    segments={},
-                    responses=[],
+                person = new_contact(
+                    uuid or make_uuid(self._rng),
+                    remote_id,
+                    email,
+                    first if first is not None else (seen if seen is not None else now),
+                    now,
                 )
                 self.contact_records[person.uuid] = person
             else:
@@ -492,7 +403,7 @@ class Store:
                 archived_at=when if archived else None,
                 folder=dict(folder) if folder is not None else None,
                 page_url=page_url,
-                questions=[_question(spec) for spec in questions],
+                questions=[question(spec) for spec in questions],
             )
             self.form_records[form.uuid] = form
             self._add_history(form, "create", when)
@@ -516,7 +427,7 @@ class Store:
             if name is not None:
                 form.name = name
             if questions is not None:
-                form.questions = [_question(spec) for spec in questions]
+                form.questions = [question(spec) for spec in questions]
                 form.keys = tuple(question.id for question in form.questions)
             form.updated_at = self.now()
             self._add_history(form, "update", form.updated_at)
@@ -594,23 +505,10 @@ class Store:
             person = self.contact_records[contact_uuid]
             answers = dict(data or {})
             state = state or ("completed" if answers else "seen")
-            if state not in RESPONSE_STATES:
-                raise ValueError(f"state must be one of {RESPONSE_STATES}")
-            unknown = set(timestamps) - set(_TIMESTAMP_FIELDS)
-            if unknown:
-                raise TypeError(f"unknown response fields: {sorted(unknown)}")
+            check_response_fields(state, timestamps)
             when = parse_optional(at)
             when = self.now() if when is None else when
-            values: dict[str, int | None] = dict.fromkeys(_TIMESTAMP_FIELDS)
-            values["first_shown_at"] = values["last_shown_at"] = when
-            if state in ("completed", "partial"):
-                values["first_data_reception_at"] = values["last_data_reception_at"] = when
-                values["received_at"] = when
-            if state == "completed":
-                values["completed_at"] = when
-            if state == "dismissed":
-                values["dismissed_at"] = when
-            values.update({name: parse_optional(value) for name, value in timestamps.items()})
+            values = response_timestamps(state, when, timestamps)
             response = Response(
                 uuid=uuid or make_uuid(self._rng),
                 form=form,
@@ -648,9 +546,7 @@ class Store:
         """Change a response: merge (or replace) answers, set tags by name, set timestamps."""
         with self.lock:
             response = self.response_records[uuid]
-            unknown = set(timestamps) - set(_TIMESTAMP_FIELDS)
-            if unknown:
-                raise TypeError(f"unknown response fields: {sorted(unknown)}")
+            check_timestamp_fields(timestamps)
             if data is not None:
                 answers = response.data if merge_data else {}
                 answers.update(data)

@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipelines.config import check_dataset, check_destination
 from pipelines.defaults import DEFAULT_ANALYTICS_SCHEMA, DEFAULT_DATASET, DEFAULT_DUCKDB_PATH
 from pipelines.errors import ConfigError
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
-DESTINATIONS = ("duckdb", "postgres")
 RESPONSE_INCLUDES = ("completed", "partials", "all")
 
 _PASSED = frozenset({"success", "pass"})
@@ -90,6 +91,7 @@ def run_transform(
     responses_include: str | None = None,
     target_path: str | Path | None = None,
     quiet: bool = False,
+    colors: bool | None = None,
 ) -> TransformResult:
     """Run `dbt build` (models, data tests, unit tests) and return its counts.
 
@@ -99,7 +101,9 @@ def run_transform(
     `responses_include` is the load's `include` setting (default: `sources.refiner.include` from
     dlt's configuration); it tells the NPS consistency test whether partial responses were
     loaded. `target_path` holds dbt's artifacts and logs (default: DBT_TARGET_PATH and
-    DBT_LOG_PATH, else dbt_project/target and dbt_project/logs).
+    DBT_LOG_PATH, else dbt_project/target and dbt_project/logs). dbt colours its output only
+    when `colors` is true (default: stdout is a terminal and NO_COLOR is unset), and never its
+    log file.
 
     Raises ConfigError for bad arguments or a missing DuckDB file, and TransformError when any
     model, test or unit test errors or fails. Not thread-safe: it sets process environment
@@ -123,6 +127,8 @@ def run_transform(
         args += ["--target-path", str(target_path), "--log-path", str(Path(target_path) / "logs")]
     if quiet:
         args.append("--quiet")
+    in_colour = _terminal_wants_colour() if colors is None else colors
+    args += ["--use-colors" if in_colour else "--no-use-colors", "--no-use-colors-file"]
     started = time.monotonic()
     with invocation.applied():
         from dbt.cli.main import dbtRunner
@@ -179,10 +185,15 @@ def dbt_invocation(
     Raises ConfigError for a bad argument or a missing DuckDB file."""
     include = responses_include or _configured_include()
     environment = _profile_environment(destination, duckdb_path, postgres_url)
-    environment["REFINER_DATASET"] = _schema_name("dataset", dataset)
-    environment["REFINER_ANALYTICS_SCHEMA"] = _schema_name("analytics_schema", analytics_schema)
+    environment["REFINER_DATASET"] = check_dataset(dataset)
+    environment["REFINER_ANALYTICS_SCHEMA"] = check_dataset(analytics_schema, "--analytics-schema")
     _check_choice("responses_include", include, RESPONSE_INCLUDES)
     return DbtInvocation(destination, {"responses_include": include}, environment)
+
+
+def _terminal_wants_colour() -> bool:
+    """Colour only for a terminal, and never with NO_COLOR set (https://no-color.org)."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
@@ -198,17 +209,11 @@ def _configured_include() -> str:
     return value or "completed"
 
 
-def _schema_name(name: str, value: str) -> str:
-    if not value or not value.replace("_", "").isalnum() or value[0].isdigit():
-        raise ConfigError(f"{name} must be letters, digits and underscores; got {value!r}.")
-    return value
-
-
 def _profile_environment(
     destination: str, duckdb_path: str | Path, postgres_url: str | None
 ) -> dict[str, str]:
     """The REFINER_* variables of the connection that dbt_project/profiles.yml reads."""
-    _check_choice("destination", destination, DESTINATIONS)
+    check_destination(destination)
     environment = {"REFINER_DBT_TARGET": destination}
     if destination == "duckdb":
         path = Path(duckdb_path).resolve()

@@ -1,13 +1,21 @@
-"""Shared fixtures: a running emulator on a free loopback port, and a factory for custom ones."""
+"""Shared fixtures: emulators on free loopback ports, the secret witness, and fault workspaces.
+
+Helpers live in plain modules: tests/secrets.py, tests/warehouse.py, tests/load/helpers.py and
+tests/load/scenarios.py.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from emulator import Emulator, SeedConfig
+from tests.load.helpers import Warehouse, make_warehouse
+from tests.load.scenarios import Workspace, running_emulator
+from tests.secrets import SecretWitness
 
 SMALL_SEED: dict[str, Any] = {
     "seed": 7,
@@ -63,3 +71,43 @@ def make_emulator() -> Iterator[MakeEmulator]:
 def emulator(make_emulator: MakeEmulator) -> Emulator:
     """A started emulator with the small default seed and the default API key."""
     return make_emulator()
+
+
+@pytest.fixture
+def emulator_sentinel() -> Iterator[Emulator]:
+    """The default small emulator of the fault matrix, keyed by the sentinel key."""
+    with running_emulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def witness() -> Iterator[SecretWitness]:
+    """A secret witness that checks itself when the test ends (also when the test failed)."""
+    seen = SecretWitness()
+    yield seen
+    seen.assert_clean()
+
+
+@pytest.fixture(params=[pytest.param("duckdb", id="duckdb")])
+def scenario_warehouse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Warehouse]:
+    """An empty DuckDB warehouse; parametrize it with WAREHOUSE_KINDS (indirect) for both.
+
+    The file is not called refiner.duckdb: a DuckDB catalog named like the dataset makes
+    `refiner.<table>` ambiguous (see the report on the load's default path).
+    """
+    with make_warehouse(request.param, tmp_path, "warehouse.duckdb") as made:
+        yield made
+        made.close()
+
+
+@pytest.fixture
+def workspace(
+    tmp_path: Path,
+    emulator_sentinel: Emulator,
+    scenario_warehouse: Warehouse,
+    witness: SecretWitness,
+) -> Iterator[Workspace]:
+    """A workspace whose every file is scanned for secrets when the test ends."""
+    space = Workspace(tmp_path, emulator_sentinel, scenario_warehouse, witness)
+    yield space
+    witness.folder(tmp_path)

@@ -14,7 +14,7 @@ import click
 import typer
 from rich.console import Console
 
-from pipelines.cli import demo, emulator, load, orchestrate, sync, tools, transform
+from pipelines.cli import demo, emulator, load, mcp, orchestrate, sql, sync, tools, transform
 from pipelines.errors import exit_code_for
 
 app = typer.Typer(
@@ -30,6 +30,8 @@ load.register(app)
 demo.register(app)
 sync.register(app)
 transform.register(app)
+sql.register(app)
+mcp.register(app)
 orchestrate.register(app)
 
 _stderr = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -79,10 +81,10 @@ def run() -> None:
 
     The process ends right after, so `gc.freeze()` first moves every live object out of the
     collector's reach: the interpreter's shutdown then skips its collection passes over the
-    object graph of dlt, pyarrow and pandas (about 0.5 s). Streams are still flushed and
-    atexit handlers still run. Tests call `main()`, which leaves the collector alone.
+    object graph of dlt, pyarrow and pandas (benchmarks/README.md has the saving). Streams are
+    still flushed and atexit handlers still run. Tests call `main()`, which leaves the
+    collector alone.
     """
     code = main()
     gc.freeze()
     sys.exit(code)
-

@@ -1,5 +1,8 @@
 """`refiner load`: Refiner into a warehouse, with progress and a summary.
 
+The summary lists every table of the loaded resources (0 rows when nothing reached it) and
+says "nothing new" when no row changed but the `account_usage` snapshot.
+
 Failures print one line on stderr and exit non-zero (pipelines/cli/app.py maps errors to codes:
 2 bad input, 3 authentication, 1 anything else). Bad options fail before any request.
 """
@@ -9,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import typer
+from typer.core import TyperCommand
 
 from pipelines.defaults import DEFAULT_DATASET
 
@@ -16,6 +20,25 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from pipelines.load.run import LoadSummary
+
+_PIPELINES_DIR_HELP = "Where dlt keeps pipeline state (default: {folder})."
+
+
+class _LoadCommand(TyperCommand):
+    """`refiner load`, whose help names the folder dlt really keeps pipeline state in.
+
+    dlt picks it at run time (DLT_DATA_DIR, else ~/.dlt, else /var/dlt as root), and finding
+    it imports dlt, so it is looked up only when the help is shown.
+    """
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        from dlt.common.pipeline import get_dlt_pipelines_dir
+
+        for param in self.params:
+            if param.name == "pipelines_dir":
+                option: Any = param
+                option.help = _PIPELINES_DIR_HELP.format(folder=get_dlt_pipelines_dir())
+        super().format_help(ctx, formatter)
 
 
 def load(
@@ -44,9 +67,7 @@ def load(
     duckdb_path: str | None = typer.Option(
         None, help="DuckDB file (default: DESTINATION__DUCKDB__CREDENTIALS or ./refiner.duckdb)."
     ),
-    pipelines_dir: str | None = typer.Option(
-        None, help="Where dlt keeps pipeline state (default: dlt's, ~/.dlt/pipelines)."
-    ),
+    pipelines_dir: str | None = typer.Option(None, help=_PIPELINES_DIR_HELP.format(folder="dlt's")),
     api_key: str | None = typer.Option(
         None, help="Refiner API key (default: SOURCES__REFINER__API_KEY or .dlt/secrets.toml)."
     ),
@@ -72,8 +93,11 @@ def load(
         )
     )
     from pipelines.cli.render import print_summary
+    from sources.refiner import RESOURCE_NAMES, TABLES_BY_RESOURCE
 
-    print_summary(summary, _stdout())
+    chosen = [name.strip() for name in resources.split(",")] if resources else RESOURCE_NAMES
+    tables = [table for name in chosen for table in TABLES_BY_RESOURCE.get(name, ())]
+    print_summary(summary, _stdout(), tables)
 
 
 def _with_progress(work: Any) -> LoadSummary:
@@ -100,4 +124,4 @@ def _stdout() -> Console:
 
 def register(app: typer.Typer) -> None:
     """Add `refiner load` to the root app."""
-    app.command("load")(load)
+    app.command("load", cls=_LoadCommand)(load)

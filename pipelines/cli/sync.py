@@ -1,8 +1,9 @@
 """`refiner push-traits` and `refiner push-events`: the reverse sync commands.
 
-Exit codes: 0 when every row succeeded (or was unchanged), 1 when any row failed or was invalid
-(RowsFailed),
-2 for bad options or input (including a refused --max-changes guard), 3 for a refused API key.
+`--dry-run` prints the plan and sends nothing: a table on a terminal, JSON lines otherwise
+(pipelines/cli/render.py). Exit codes: 0 when every row succeeded (or was unchanged), 1 when
+any row failed or was invalid (RowsFailed), 2 for bad options or input (including a refused
+--max-changes guard), 3 for a refused API key.
 """
 
 from __future__ import annotations
@@ -91,13 +92,13 @@ def push_traits_command(
     """Push computed contact traits to Refiner (identify-user), sending only changed rows."""
     from pipelines.cli.render import render_report, render_trait_plan
     from pipelines.errors import ConfigError
-    from pipelines.sync.reverse import (
-        SyncInput,
+    from pipelines.sync.input import SyncInput
+    from pipelines.sync.mapping import parse_pairs
+    from pipelines.sync.runs import (
         TraitOptions,
         WarehouseTarget,
         check_max_changes,
-        execute_traits,
-        parse_pairs,
+        execute,
         prepare_traits,
     )
 
@@ -123,7 +124,7 @@ def push_traits_command(
     check_max_changes(len(plan.to_send), max_changes, yes)
     client, key = _client(api_key, base_url, requests_per_minute)
     with client:
-        report = execute_traits(target, plan, client, workers=workers, secrets=(key,))
+        report = execute(target, plan, client, workers=workers, secrets=(key,))
     render_report(console, "push-traits", report)
     report.raise_for_failures("refiner_sync_log")
 
@@ -149,12 +150,7 @@ def push_events_command(
 ) -> None:
     """Track events in Refiner (track-event), once per row_key."""
     from pipelines.cli.render import render_event_plan, render_report
-    from pipelines.sync.reverse import (
-        WarehouseTarget,
-        check_max_changes,
-        execute_events,
-        prepare_events,
-    )
+    from pipelines.sync.runs import WarehouseTarget, check_max_changes, execute, prepare_events
 
     console = Console(highlight=False)
     target = WarehouseTarget(destination, duckdb_path, dataset)
@@ -165,7 +161,7 @@ def push_events_command(
     check_max_changes(len(plan.to_send), max_changes, yes)
     client, key = _client(api_key, base_url, requests_per_minute)
     with client:
-        report = execute_events(target, plan, client, workers=workers, secrets=(key,))
+        report = execute(target, plan, client, workers=workers, secrets=(key,))
     render_report(console, "push-events", report)
     report.raise_for_failures("refiner_event_log")
 

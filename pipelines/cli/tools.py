@@ -2,13 +2,15 @@
 
 Options are named as in the API with dashes (`--form-uuid`, `--date-range-start`,
 `--page-length`). List tools print one page as the API returns it (`items` + `pagination`)
-unless `--all` follows every page. Errors reach `pipelines.cli.main`, which prints one line
-and sets the exit code (2 validation, 3 auth, 4 not found, 1 other).
+unless `--all` follows every page. `delete-contact` asks first on a terminal and needs `--yes`
+without one. Errors reach `pipelines.cli.main`, which prints one line and sets the exit code
+(2 validation, 3 auth, 4 not found, 1 other).
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Annotated, Any, cast
 
@@ -178,15 +180,39 @@ def delete_contact(
     id: Id = None,
     email: Email = None,
     uuid: Uuid = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Delete without asking (required without a terminal).")
+    ] = False,
     api_key: ApiKey = None,
     base_url: BaseUrl = None,
 ) -> None:
     """Delete one contact and all of its responses (DELETE /contact).
 
-    Give exactly one of --id, --email or --uuid.
+    Give exactly one of --id, --email or --uuid. On a terminal it asks first; otherwise it
+    needs --yes, and without it exits 2 having sent nothing.
     """
+    from sources.refiner import validation
+
+    given = validation.identifiers(
+        "delete_contact", {"id": id, "email": email, "uuid": uuid}, exactly_one=True
+    )
+    if not yes:
+        _confirm_deletion(given)
     with _client(api_key, base_url) as client:
         _print(client.delete_contact(id=id, email=email, uuid=uuid))
+
+
+def _confirm_deletion(identifier: dict[str, str]) -> None:
+    """Ask on a terminal (declining aborts, exit 1); without one, refuse with exit 2."""
+    from pipelines.errors import ConfigError
+
+    ((name, value),) = identifier.items()
+    if not sys.stdin.isatty():
+        raise ConfigError(
+            f"delete-contact deletes contact {name}={value} and all of its responses; "
+            "pass --yes to confirm when no terminal can ask."
+        )
+    typer.confirm(f"Delete contact {name}={value} and all of its responses?", abort=True, err=True)
 
 
 @app.command("track-event")
@@ -229,7 +255,11 @@ def get_forms(
     api_key: ApiKey = None,
     base_url: BaseUrl = None,
 ) -> None:
-    """List surveys (GET /forms), by name."""
+    """List surveys (GET /forms), by name.
+
+    Archived surveys are left out by default, although `refiner load` loads them into `forms`;
+    list them with --list all_with_archived (or only them with --list archived).
+    """
     with _client(api_key, base_url) as client:
         listing = client.get_forms(
             list=cast("FormList", list_),

@@ -1,5 +1,6 @@
 """`refiner transform`: `dbt build` on the warehouse that `refiner load` wrote.
 
+dbt's output is coloured only on a terminal without NO_COLOR (pipelines/transform.py).
 Exit codes: 0 when every model and test passed, 1 when dbt failed, 2 for bad options.
 """
 

@@ -136,7 +136,7 @@ def _reasons(mask: pa.Array, reason: str) -> dict[int, str]:
 
 
 class PayloadHasher:
-    """Hashes of canonical payloads, cheap enough to diff 100k rows in about a second.
+    """Hashes of canonical payloads, computed from the row values without building payloads.
 
     The trait and account keys are fixed for a run, so they are hashed once; each row then
     contributes its identifier and its values in sorted-key order (callers pass them sorted),

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pipelines.defaults import DEFAULT_DUCKDB_PATH
 from pipelines.errors import ConfigError
+from pipelines.query.engine import postgres_dsn
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -312,24 +313,6 @@ def _pg(sql: str, params: Sequence[Any]) -> str:
     if not params:
         return sql
     return sql.replace("%", "%%").replace("?", "%s")
-
-
-def postgres_dsn() -> str:
-    """The PostgreSQL URL from dlt's configuration; never a flag, so it stays out of `ps`."""
-    from dlt.common.configuration import resolve_configuration
-    from dlt.common.configuration.exceptions import ConfigurationException
-    from dlt.destinations.impl.postgres.configuration import PostgresCredentials
-
-    try:
-        credentials = resolve_configuration(
-            PostgresCredentials(), sections=("destination", "postgres")
-        )
-    except ConfigurationException as missing:
-        raise ConfigError(
-            "PostgreSQL credentials are not configured: set DESTINATION__POSTGRES__CREDENTIALS "
-            "or [destination.postgres] credentials in .dlt/secrets.toml."
-        ) from missing
-    return str(credentials.to_native_representation())
 
 
 def open_warehouse(

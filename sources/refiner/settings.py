@@ -29,6 +29,18 @@ MAX_RETRY_AFTER_SECONDS: Final = 120.0
 DEFAULT_TIMEOUT_SECONDS: Final = 30.0
 CONNECT_TIMEOUT_SECONDS: Final = 10.0
 
+# Defaults of the `refiner` source's settings ([sources.refiner] in .dlt/config.toml).
+DEFAULT_START_DATE: Final = "2024-01-01"
+DEFAULT_INCLUDE: Final = "completed"
+DEFAULT_LOOKBACK_HOURS: Final = 2.0
+DEFAULT_REPORT_TYPES: Final = ("nps", "csat", "count")
+DEFAULT_REPORTING_DAYS: Final = 30
+DEFAULT_REPORTING_REFETCH_DAYS: Final = 3
+DEFAULT_MAX_WORKERS: Final = 4
+DEFAULT_RESHAPE_PROCESSES: Final = 0
+"""0: two worker processes per CPU core but one (sources/refiner/reshape_pool.py)."""
+DEFAULT_RESHAPE_IN_PROCESSES_FROM: Final = 20_000
+
 # identify-user value rules (§3.2): strings up to 255 characters, `_at` keys are date-times.
 MAX_TRAIT_STRING_LENGTH: Final = 255
 MAX_TAGS_PER_RESPONSE: Final = 20

@@ -31,9 +31,8 @@ def start_worker(level: int) -> None:
 
     pyarrow imports pandas, when it is installed, on its first conversion of Python objects,
     and `reshape` imports it up front for the extracting process's threads. A worker builds no
-    DataFrame; importing pandas was 0.3 to 0.5 s of each worker's start, and an interleaved A/B of
-    first loads at 100k (contacts and responses, 6 pairs) went from 13.70 s to 12.77 s without
-    it. pyarrow and `reshape` both read the ModuleNotFoundError as "pandas is not installed".
+    DataFrame, and importing pandas is a large part of a worker's start. pyarrow and `reshape`
+    both read the ModuleNotFoundError as "pandas is not installed".
     A worker whose main module already imported pandas keeps it.
     """
     if "pandas" not in sys.modules:

@@ -1,43 +1,18 @@
-"""Fixtures for CLI tests: an isolated dlt project directory and a CLI runner."""
+"""Fixtures for CLI tests: an isolated dlt project directory and a CLI runner.
+
+Helpers live in tests/cli/helpers.py.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from pipelines.cli import main
-
-REFINER_ENV = (
-    "SOURCES__REFINER__API_KEY",
-    "SOURCES__REFINER__BASE_URL",
-    "SOURCES__REFINER__REQUESTS_PER_MINUTE",
-    "SOURCES__REFINER__MAX_ATTEMPTS",
-    "SOURCES__REFINER__TIMEOUT_SECONDS",
-)
-
-
-def _reload_dlt_providers() -> None:
-    from dlt.common.configuration.container import Container
-    from dlt.common.configuration.specs.pluggable_run_context import PluggableRunContext
-
-    Container()[PluggableRunContext].reload_providers()
-
-
-@dataclass
-class DltProject:
-    """A dlt project directory whose .dlt files dlt's providers read."""
-
-    path: Path
-
-    def write(self, secrets: str = "", config: str = "") -> None:
-        """Replace .dlt/secrets.toml and .dlt/config.toml, then make dlt re-read them."""
-        (self.path / ".dlt" / "secrets.toml").write_text(secrets)
-        (self.path / ".dlt" / "config.toml").write_text(config)
-        _reload_dlt_providers()
+from tests.cli.helpers import REFINER_ENV, CliResult, DltProject, _reload_dlt_providers
 
 
 @pytest.fixture
@@ -58,13 +33,6 @@ def dlt_project(tmp_path: Path) -> Iterator[DltProject]:
             os.environ.pop(name, None)
         os.environ.update(saved)
         _reload_dlt_providers()
-
-
-@dataclass
-class CliResult:
-    code: int
-    stdout: str
-    stderr: str
 
 
 @pytest.fixture

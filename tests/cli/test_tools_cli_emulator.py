@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from emulator import DEFAULT_API_KEY, Emulator
-from tests.cli.conftest import CliResult, DltProject
+from tests.cli.helpers import CliResult, DltProject
 
 Run = Callable[..., CliResult]
 SENTINEL_KEY = "7d3c2b1a-4b5a-11ee-8000-0242ac12ffff"
@@ -120,7 +120,8 @@ def test_update_contact_with_typed_traits_and_account(api: Emulator, run_cli: Ru
 
 def test_delete_contact(api: Emulator, run_cli: Run) -> None:
     victim = next(iter(api.store.contacts))
-    assert output(run_cli("tools", "delete-contact", "--uuid", victim)) == {"message": "ok"}
+    deleted = run_cli("tools", "delete-contact", "--uuid", victim, "--yes")
+    assert output(deleted) == {"message": "ok"}
     assert victim not in api.store.contacts
 
 

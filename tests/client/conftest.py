@@ -1,16 +1,18 @@
-"""Fixtures for client tests over real HTTP."""
+"""Fixtures for client tests over real HTTP.
+
+Helpers live in tests/client/helpers.py.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from emulator import DEFAULT_API_KEY, Emulator
 from sources.refiner.client import RefinerClient
-
-MakeClient = Callable[..., RefinerClient]
+from tests.client.helpers import MakeClient
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from emulator import Emulator
 from sources.refiner.errors import NotFoundError, ServerError
 from sources.refiner.models import Contact, Form, Response, Segment, decode
-from tests.client.conftest import MakeClient
+from tests.client.helpers import MakeClient
 
 
 def requests_to(emulator: Emulator, path: str) -> list[Any]:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from emulator import Emulator
-from tests.load.conftest import (
+from tests.load.helpers import (
     api_instant,
     assert_no_duplicate_keys,
     duckdb_warehouse,

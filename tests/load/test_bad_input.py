@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from emulator import DEFAULT_API_KEY, Emulator
-from tests.load.conftest import (
+from tests.load.helpers import (
     CliRun,
     Warehouse,
     duckdb_warehouse,

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 
 from emulator import DEFAULT_API_KEY, Emulator
-from tests.load.conftest import (
+from tests.load.helpers import (
     assert_consistent,
     duckdb_warehouse,
     load,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipelines.cli.demo import EXAMPLE_QUERIES
-from tests.load.conftest import Warehouse, run_refiner_process
+from tests.load.helpers import Warehouse, run_refiner_process
 
 
 def test_demo_loads_a_duckdb_file_and_prints_the_three_queries(tmp_path: Path) -> None:

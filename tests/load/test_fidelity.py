@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from emulator import DEFAULT_API_KEY, Emulator
-from tests.load.conftest import (
+from tests.load.helpers import (
     DESTINATIONS,
     REPORTING_DAYS,
     TIMESTAMP_COLUMNS,

@@ -11,12 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from emulator import Emulator
-from tests.load.conftest import (
-    REPO,
-    Warehouse,
-    load_env,
-    run_refiner_process,
-)
+from tests.load.helpers import REPO, Warehouse, load_env, run_refiner_process
 
 SLOW_PANDAS_IMPORT = """
 import importlib.abc

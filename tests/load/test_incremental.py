@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from emulator import Emulator
-from tests.load.conftest import (
+from tests.load.helpers import (
     LOOKBACK_HOURS,
     PAGE_LENGTH,
     SNAPSHOT_TABLES,

@@ -2,7 +2,7 @@
 
 DuckDB allocates through its own allocator, so pages that pyarrow's pool or glibc's malloc
 keep for reuse would sit beside DuckDB's for the whole load step (see
-`pipelines.load.run._release_freed_memory`)."""
+`pipelines.load.steps.release_freed_memory`)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-import pipelines.load.run
+import pipelines.load.steps
 from emulator import Emulator
-from tests.load.conftest import duckdb_warehouse, load
+from tests.load.helpers import duckdb_warehouse, load
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
@@ -31,7 +31,7 @@ def test_freed_arrow_buffers_are_handed_back() -> None:
     del arrays
     kept = _rss_mb()
 
-    pipelines.load.run._release_freed_memory()
+    pipelines.load.steps.release_freed_memory()
 
     assert kept - _rss_mb() > 125, "less than half of 250 MB of freed buffers was handed back"
 
@@ -40,7 +40,7 @@ def test_each_duckdb_load_step_starts_by_handing_memory_back(
     load_emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     warehouse = duckdb_warehouse(tmp_path)
-    release = pipelines.load.run._release_freed_memory
+    release = pipelines.load.steps.release_freed_memory
     tables_at_release: list[set[str]] = []
 
     def observed() -> None:
@@ -48,7 +48,7 @@ def test_each_duckdb_load_step_starts_by_handing_memory_back(
         warehouse.close()
         release()
 
-    monkeypatch.setattr(pipelines.load.run, "_release_freed_memory", observed)
+    monkeypatch.setattr(pipelines.load.steps, "release_freed_memory", observed)
 
     load(load_emulator, warehouse, tmp_path / "pipelines")
     assert len(tables_at_release) == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from emulator import Emulator
-from tests.load.conftest import (
+from tests.load.helpers import (
     START_DATE,
     api_instant,
     assert_consistent,

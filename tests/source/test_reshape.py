@@ -14,7 +14,7 @@ from sources.refiner.reshape import (
     reshape_responses,
     utc_timestamps,
 )
-from sources.refiner.source import BUILT_FROM_PARENT_ROW
+from sources.refiner.schema import BUILT_FROM_PARENT_ROW
 
 
 def _response(uuid: str, **fields: Any) -> dict[str, Any]:

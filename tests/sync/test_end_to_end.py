@@ -9,7 +9,7 @@ import pytest
 
 from emulator import DEFAULT_API_KEY
 from pipelines.cli import main
-from tests.sync.conftest import identify_requests, query
+from tests.sync.helpers import identify_requests, query
 
 TRAITS = "SELECT * FROM refiner_analytics.contact_traits WHERE remote_id IS NOT NULL"
 

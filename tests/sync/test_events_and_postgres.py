@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
@@ -9,7 +10,7 @@ import psycopg2
 import pytest
 
 from emulator import Emulator
-from tests.sync.conftest import Run, identify_requests, query, trait_rows
+from tests.sync.helpers import Run, identify_requests, query, trait_rows
 from tests.warehouse import fresh_postgres_database, requires_postgres
 
 EVENTS_SQL = (
@@ -53,7 +54,8 @@ def test_push_events_sends_each_row_key_once(
         emulator, "push-events", "--duckdb-path", str(duckdb_path), "--sql", EVENTS_SQL,
         "--dry-run",
     )  # fmt: skip
-    assert dry.exit_code == 0 and "already sent" in dry.stdout
+    assert dry.exit_code == 0
+    assert json.loads(dry.stdout.splitlines()[0])["already_sent"] == 3
     assert len(emulator.request_log) == 0
     third = run_cli(emulator, "push-events", "--duckdb-path", str(duckdb_path), "--sql", EVENTS_SQL)
     assert third.exit_code == 0

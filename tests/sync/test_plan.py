@@ -8,15 +8,11 @@ from decimal import Decimal
 import pytest
 
 from pipelines.errors import ConfigError
-from pipelines.sync.reverse import (
-    SyncInput,
-    check_max_changes,
-    parse_pairs,
-    plan_events,
-    plan_traits,
-    resolve_mapping,
-    validate_select,
-)
+from pipelines.sync.events import plan_events
+from pipelines.sync.input import SyncInput, validate_select
+from pipelines.sync.mapping import parse_pairs, resolve_mapping
+from pipelines.sync.plan import plan_traits
+from pipelines.sync.runs import check_max_changes
 from pipelines.sync.values import InvalidRow, convert_column, trait_value
 from pipelines.sync.warehouse import ColumnData, DuckDBWarehouse
 

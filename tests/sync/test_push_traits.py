@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import duckdb
 
 from emulator import Emulator
-from tests.sync.conftest import (
-    Run,
-    identify_requests,
-    query,
-    trait_rows,
-    write_traits,
-)
+from tests.sync.helpers import Run, identify_requests, query, trait_rows, write_traits
 
 SENTINEL_KEY = "0badc0de-5e47-11ee-8c99-0242ac120002"
 
@@ -134,10 +129,12 @@ def test_dry_run_sends_nothing_and_counts(
 
     assert result.exit_code == 0
     assert len(emulator.request_log) == 0
-    assert counts(result.stdout) == {
-        "new": 2, "changed": 1, "unchanged": 3, "invalid": 1, "skipped (no traits)": 0
+    summary, *rest = [json.loads(line) for line in result.stdout.splitlines()]
+    assert summary == {
+        "dry_run": "push-traits", "sync_name": "contact_traits",
+        "new": 2, "changed": 1, "unchanged": 3, "invalid": 1, "skipped": 0,
     }  # fmt: skip
-    assert f'"id":"{rows[0][1]}"' in result.stdout
+    assert rows[0][1] in {line["sample"].get("id") for line in rest if "sample" in line}
     assert query(duckdb_path, "SELECT count(*) FROM refiner_raw.refiner_sync_log") == [(4,)]
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from emulator import Emulator
 from pipelines.transform import TransformError, run_transform
-from tests.transform.conftest import (
+from tests.transform.helpers import (
     MODELS,
     SCHEMA,
     TRAIT_COLUMNS,

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from emulator import Emulator
-from tests.transform.conftest import (
+from tests.transform.helpers import (
     MODELS,
     SCHEMA,
     TRAIT_COLUMNS,
