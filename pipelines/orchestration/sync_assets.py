@@ -1,13 +1,15 @@
 """`push_traits`: the reverse sync of `contact_traits`, as `refiner push-traits` runs it with
 its defaults (only rows whose payload changed since Refiner last accepted it are sent)."""
 
-from typing import Any
-
 from dagster import AssetExecutionContext, AssetsDefinition, MaterializeResult, asset
 
+from pipelines.config import make_client, resolve_api_settings
 from pipelines.orchestration.failures import RETRY_POLICY, step_failure
 from pipelines.orchestration.keys import CONTACT_TRAITS, PUSH_TRAITS, SYNC_GROUP
 from pipelines.orchestration.settings import OrchestrationSettings
+from pipelines.sync.input import SyncInput
+from pipelines.sync.runs import TraitOptions, WarehouseTarget, execute, prepare_traits
+from pipelines.sync.send import SyncReport
 
 
 def build_sync_assets(settings: OrchestrationSettings) -> AssetsDefinition:
@@ -40,16 +42,7 @@ def build_sync_assets(settings: OrchestrationSettings) -> AssetsDefinition:
     return push_traits
 
 
-def _push(context: AssetExecutionContext, settings: OrchestrationSettings) -> Any:
-    from pipelines.config import make_client, resolve_api_settings
-    from pipelines.sync.reverse import (
-        SyncInput,
-        TraitOptions,
-        WarehouseTarget,
-        execute_traits,
-        prepare_traits,
-    )
-
+def _push(context: AssetExecutionContext, settings: OrchestrationSettings) -> SyncReport:
     target = WarehouseTarget(
         settings.destination,
         str(settings.duckdb_path()),
@@ -61,6 +54,6 @@ def _push(context: AssetExecutionContext, settings: OrchestrationSettings) -> An
         context.log.warning(warning)
     api = resolve_api_settings()
     with make_client(api) as client:
-        report = execute_traits(target, plan, client, secrets=(api.api_key,))
+        report = execute(target, plan, client, secrets=(api.api_key,))
     report.raise_for_failures("refiner_sync_log")
     return report
