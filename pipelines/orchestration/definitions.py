@@ -6,8 +6,7 @@ Settings come from dlt's configuration when this module is imported (see `settin
 
 from __future__ import annotations
 
-from dagster import Definitions, ScheduleDefinition
-from dagster._core.errors import DagsterInvalidDefinitionError
+from dagster import DagsterInvalidDefinitionError, Definitions, ScheduleDefinition
 
 from pipelines.errors import ConfigError
 from pipelines.orchestration.load_assets import build_load_assets
