@@ -67,6 +67,12 @@ def configure(
     return setup
 
 
+def cli_load(*args: str) -> None:
+    """`refiner load` with `args` in-process; fails the test unless it exits 0."""
+    code, _, stderr = refiner(["load", *args])
+    assert code == 0, stderr
+
+
 def refiner(args: Sequence[str]) -> tuple[int, str, str]:
     """Run the `refiner` CLI in-process: exit code, stdout, stderr."""
     from pipelines.cli import main

@@ -14,13 +14,13 @@ from emulator import Emulator
 from tests.conftest import MakeEmulator
 from tests.orchestration.helpers import (
     SEED,
+    cli_load,
     configure,
     differing_tables,
     execute_job,
     materializations,
     query,
     reads,
-    refiner,
     writes,
 )
 
@@ -64,15 +64,13 @@ def test_incremental_job_loads_models_pushes_then_runs_incrementally(
     assert again["push_traits"]["sent"] == 0
 
     emulator.request_log.clear()
-    code, _, stderr = refiner(["load"])
-    assert code == 0, stderr
+    cli_load()
     noop_reads = reads(emulator)
     assert abs(second_reads - noop_reads) <= 2, (second_reads, noop_reads)
     assert responses["api_requests"] - noop_reads > 10
 
     other = tmp_path / "cli.duckdb"
-    code, _, stderr = refiner(["load", "--duckdb-path", str(other)])
-    assert code == 0, stderr
+    cli_load("--duckdb-path", str(other))
     assert differing_tables(setup.duckdb_path, other) == []
 
 

@@ -19,6 +19,7 @@ from pipelines.orchestration.keys import loaded_tables
 from tests.conftest import MakeEmulator
 from tests.orchestration.helpers import (
     SEED,
+    cli_load,
     configure,
     execute_job,
     materializations,
@@ -40,8 +41,7 @@ def test_cli_load_then_reconcile_run_continues_the_same_cursor(
 ) -> None:
     emulator: Emulator = make_emulator(**SEED)
     setup = configure(monkeypatch, tmp_path, emulator)
-    code, _, stderr = refiner(["load"])
-    assert code == 0, stderr
+    cli_load()
     (before,) = query(setup.duckdb_path, "SELECT count(*) FROM refiner_raw.responses")[0]
     first_reads = reads(emulator)
 
@@ -80,8 +80,7 @@ def test_a_run_that_meets_the_pipeline_lock_is_skipped_not_failed(
 ) -> None:
     emulator: Emulator = make_emulator(**SEED)
     setup = configure(monkeypatch, tmp_path, emulator)
-    code, _, stderr = refiner(["load", "--resources", "forms"])
-    assert code == 0, stderr
+    cli_load("--resources", "forms")
     (lock,) = setup.pipelines_dir.glob("*.lock")
     emulator.request_log.clear()
 

@@ -15,7 +15,7 @@ from dagster import AssetKey, DagsterInstance
 from emulator import Emulator
 from pipelines.orchestration.definitions import build_definitions
 from tests.conftest import MakeEmulator
-from tests.orchestration.helpers import SEED, configure, refiner
+from tests.orchestration.helpers import SEED, cli_load, configure, refiner
 
 pytestmark = pytest.mark.slow
 
@@ -25,8 +25,7 @@ def test_a_failed_dbt_test_fails_the_step_with_the_cli_message(
 ) -> None:
     emulator: Emulator = make_emulator(**SEED)
     setup = configure(monkeypatch, tmp_path, emulator)
-    code, _, stderr = refiner(["load"])
-    assert code == 0, stderr
+    cli_load()
     with duckdb.connect(str(setup.duckdb_path)) as connection:
         # A second row for one form: stg_refiner__forms' unique test on form_uuid fails.
         connection.execute("INSERT INTO refiner_raw.forms SELECT * FROM refiner_raw.forms LIMIT 1")
