@@ -7,8 +7,9 @@ contender runs once in a fresh interpreter against a fresh DuckDB file: the limi
 L_sink, L_http), the peers (`naive`, `dlt-default`) and refiner-dlt. Interleaving the rounds
 puts each figure in the same run as its references; each figure is the median of the rounds.
 
-The suites after that reuse the same emulator: the incremental no-op run, the run under latency
-and a rate limit, peak memory, and the reverse sync. Targets are evaluated in `benchmarks.targets`.
+The suites after that reuse the same emulator: the incremental no-op run, `refiner digest` on the
+loaded warehouse, the run under latency and a rate limit, peak memory, and the reverse sync.
+Targets are evaluated in `benchmarks.targets`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import machine, suites
+from benchmarks import machine, suites, webhooks
 from benchmarks.report import Target, targets_table, throughput_table
 from benchmarks.targets import evaluate
 
@@ -57,7 +58,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--skip",
         action="append",
         default=[],
-        choices=["peers", "noop", "latency", "reverse"],
+        choices=["peers", "noop", "digest", "latency", "reverse", "webhooks"],
         help="leave a suite out (repeatable)",
     )
     parser.add_argument(
@@ -112,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
         results["sizes"][str(size)] = suites.run_size(size, args)
     if "reverse" not in args.skip:
         results["reverse_sync"] = suites.run_reverse(args)
+    if "webhooks" not in args.skip:
+        results["webhooks"] = webhooks.run(args)
     results["machine"]["load_average_end"] = machine.load_average()
     results["elapsed_seconds"] = round(time.perf_counter() - started, 1)
     targets: list[Target] = evaluate(results, args)

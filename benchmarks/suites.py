@@ -1,4 +1,5 @@
-"""The measurement suites: throughput rounds, no-op run, latency and rate limit, reverse sync."""
+"""The measurement suites: throughput rounds, no-op run, digest, latency and rate limit, reverse
+sync."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.dataset import Dataset, prefetch
+from benchmarks.digest import digest_suite
 from benchmarks.emulator_proc import EmulatorProcess, count_by_path, max_in_window
 from benchmarks.procs import ChildResult, run_child, run_task
 from benchmarks.stats import Figure, median
@@ -125,6 +127,8 @@ def run_size(size: int, args: argparse.Namespace) -> dict[str, Any]:
         loaded = directory / "last" / "refiner-dlt-all"
         if "noop" not in args.skip:
             block["noop"] = noop_suite(emu, loaded, args.runs)
+        if "digest" not in args.skip and size == _latency_size(args.sizes) < LARGE_RESPONSES:
+            block["digest"] = digest_suite(loaded, args.runs, _refiner_argv())
         if "latency" not in args.skip and size == _latency_size(args.sizes) < LARGE_RESPONSES:
             block["latency"] = latency_suite(
                 emu, block["dataset"]["responses"], directory / "latency", args

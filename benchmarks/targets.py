@@ -233,6 +233,64 @@ def _reverse(results: dict[str, Any]) -> list[Target]:
     ]
 
 
+def _digest(sizes: dict[str, Any]) -> list[Target]:
+    measured = {s: b["digest"] for s, b in sizes.items() if "digest" in b}
+    if not measured:
+        return [
+            Target(
+                "digest wall time",
+                "<= 2 s beyond Python start-up",
+                "not measured",
+                None,
+                "run without --skip digest",
+            )
+        ]
+    size = max(measured, key=int)
+    digest = measured[size]
+    return [
+        Target(
+            "digest wall time",
+            "<= 2 s beyond Python start-up (issue 19)",
+            f"{digest['median_seconds']:.2f} s vs {digest['median_startup_seconds']:.2f} s "
+            f"(+{digest['beyond_startup_seconds']:.2f} s; CPU {digest['median_cpu_seconds']:.2f} s)"
+            f" at {int(size):,} responses",
+            digest["beyond_startup_seconds"] <= 2.0,
+            "" if size == "100000" else "the target is set at 100k",
+        )
+    ]
+
+
+def _webhooks(results: dict[str, Any]) -> list[Target]:
+    """Issue 18 §9: the receiver's acknowledgement rate and latencies."""
+    block = results.get("webhooks")
+    names = ("webhook deliveries acknowledged", "webhook ack p99 at 200/s", "delivery -> queryable")
+    if block is None:
+        return [
+            Target(name, "see issue 18", "not measured", None, "run without --skip webhooks")
+            for name in names
+        ]
+    return [
+        Target(
+            names[0],
+            ">= 500 deliveries/s",
+            f"{block['sustained_per_second']:,.0f}/s",
+            block["sustained_per_second"] >= 500,
+        ),
+        Target(
+            names[1],
+            "p99 <= 50 ms",
+            f"p50 {block['ack_p50_ms']:.1f} ms, p99 {block['ack_p99_ms']:.1f} ms",
+            block["ack_p99_ms"] <= 50,
+        ),
+        Target(
+            names[2],
+            "p95 <= 2 s",
+            f"p50 {block['queryable_p50_ms']:,.0f} ms, p95 {block['queryable_p95_ms']:,.0f} ms",
+            block["queryable_p95_ms"] <= 2000,
+        ),
+    ]
+
+
 def evaluate(results: dict[str, Any], args: argparse.Namespace) -> list[Target]:
     """Every target of issue 5 §3, in the issue's order."""
     sizes = results["sizes"]
@@ -240,6 +298,8 @@ def evaluate(results: dict[str, Any], args: argparse.Namespace) -> list[Target]:
         *_full_load(sizes),
         *_latency(sizes),
         *_noop(sizes),
+        *_digest(sizes),
         *_memory(sizes),
         *_reverse(results),
+        *_webhooks(results),
     ]

@@ -22,6 +22,8 @@
 | POST | /segments/<uuid>/contacts | `Store.add_to_segment(uuid, contact_uuid, at)` |
 | DELETE | /segments/<uuid>/contacts/<contact> | `Store.remove_from_segment` |
 | POST | /events | `Store.track_event(body["contact_uuid"], body["event"], body.get("at"))` |
+| GET, POST, DELETE | /webhooks | targets, deliveries / `{"url", "token"}` / clear (webhooks.py) |
+| PUT | /webhooks/faults | `{"duplicate", "delay_seconds", "out_of_order", "retries"}` |
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Protocol
 
+from emulator import webhooks
 from emulator.clock import Clock
 from emulator.errors import ApiError, not_found
 from emulator.server import Backend
@@ -39,13 +42,16 @@ OK: dict[str, Any] = {"message": "ok"}
 
 class Controls(Backend, Protocol):
     """The parts of an `Emulator` the admin API reads and drives: what the API serves, plus
-    the clock, the base URL and the page-cache prewarm."""
+    the clock, the base URL, the webhook sender and the page-cache prewarm."""
 
     @property
     def clock(self) -> Clock: ...
 
     @property
     def base_url(self) -> str: ...
+
+    @property
+    def webhooks(self) -> webhooks.WebhookSender: ...
 
     def prewarm(
         self, path: str = ..., params: dict[str, Any] | None = ..., page_length: int = ...
@@ -110,6 +116,8 @@ def _route(emulator: Controls, method: str, parts: list[str], params: dict[str, 
             return 200, OK
     if head == "segments":
         return _segments(emulator, method, rest, params)
+    if head == "webhooks":
+        return webhooks.admin(emulator.webhooks, method, rest, params)
     if head == "events" and method == "POST" and not rest:
         uuid = store.track_event(params["contact_uuid"], params["event"], params.get("at"))
         return 200, {"uuid": uuid}

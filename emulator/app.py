@@ -19,6 +19,7 @@ from emulator.requestlog import RequestLog
 from emulator.seed import SeedConfig, generate, project_uuid
 from emulator.server import EmulatorHTTPServer
 from emulator.store import Store
+from emulator.webhooks import WebhookSender
 
 DEFAULT_API_KEY = "5f2b7c1e-3d4a-11ee-9c1b-0242ac120002"
 DEFAULT_PAGE_CACHE_BYTES = 256 * 1024 * 1024
@@ -62,6 +63,7 @@ class Emulator:
             gc.freeze()
         self.faults = Faults(self.seed.seed if fault_seed is None else fault_seed)
         self.request_log = RequestLog()
+        self.webhooks = WebhookSender(self.store)
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -86,6 +88,7 @@ class Emulator:
     def stop(self) -> None:
         """Stop serving and close every connection."""
         server, self._server = self._server, None
+        self.webhooks.stop()
         if server is None:
             return
         server.stopping.set()

@@ -80,6 +80,9 @@ class Form:
     questions: list[Question]
     keys: tuple[str, ...] = ()
     history: list[HistoryEntry] = field(default_factory=list)
+    # False: the config lists no elements (it is opaque, §4.4); answers and reports still
+    # follow the questions' types.
+    config_elements: bool = True
 
     def __post_init__(self) -> None:
         self.keys = tuple(question.id for question in self.questions)

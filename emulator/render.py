@@ -135,7 +135,7 @@ def response(record: Response, with_attributes: bool = False) -> dict[str, Any]:
 def form_config(record: Form) -> dict[str, Any]:
     """The opaque survey configuration: `form_elements` with id/type/question."""
     elements = []
-    for question in record.questions:
+    for question in record.questions if record.config_elements else ():
         element: dict[str, Any] = {
             "id": question.id,
             "type": question.type,

@@ -197,6 +197,9 @@ class SeedConfig:
     responses: int = 1000
     days: int = 90
     end: datetime | None = None
+    # False: every form's config lists no elements, as in an account whose config the API
+    # leaves opaque; questions then show only as answer keys.
+    form_elements: bool = True
 
     def end_timestamp(self) -> int:
         """Where the data ends, as epoch seconds."""
@@ -339,6 +342,7 @@ class _Generator:
                 folder=None if index % 3 == 2 else {"uuid": self.uuid(), "name": "Product 📦"},
                 page_url=f"https://forms.refiner.io/{self.uuid()[:8]}" if index % 2 == 0 else None,
                 questions=list(questions),
+                config_elements=self.config.form_elements,
             )
             snapshot = {"name": form.name, **form_config(form)}
             form.history.append(HistoryEntry(self.uuid(), "create", created, snapshot))

@@ -5,6 +5,10 @@ dbt runs in-process through `dbtRunner`, always with the committed dbt_project/p
 The profile reads its settings from REFINER_* environment variables; `run_transform` sets them
 for the duration of the build and restores them afterwards. The models read the loaded tables in
 `dataset` (default refiner_raw) and are built in `analytics_schema` (default refiner_analytics).
+
+`[transform] nps_questions` and `csat_questions` in dlt's configuration (question identifiers or
+glob patterns; env TRANSFORM__NPS_QUESTIONS='["score", "nps_*"]') become the dbt vars that
+recognise NPS and CSAT questions whose form config carries no element type.
 """
 
 from __future__ import annotations
@@ -14,13 +18,15 @@ import os
 import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pipelines.config import check_dataset, check_destination
 from pipelines.defaults import DEFAULT_ANALYTICS_SCHEMA, DEFAULT_DATASET, DEFAULT_DUCKDB_PATH
 from pipelines.errors import ConfigError
+from pipelines.warehouse_lock import writer_turn
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 RESPONSE_INCLUDES = ("completed", "partials", "all")
@@ -56,6 +62,7 @@ class TransformResult:
     skipped: int
     elapsed_seconds: float
     failures: list[NodeFailure] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """One line for the terminal."""
@@ -130,7 +137,7 @@ def run_transform(
     in_colour = _terminal_wants_colour() if colors is None else colors
     args += ["--use-colors" if in_colour else "--no-use-colors", "--no-use-colors-file"]
     started = time.monotonic()
-    with invocation.applied():
+    with invocation.applied(), invocation.writer_turn():
         from dbt.cli.main import dbtRunner
 
         try:
@@ -148,17 +155,20 @@ def run_transform(
     result = summarise(nodes, destination, analytics_schema, elapsed)
     if not outcome.success or result.failed:
         raise TransformError(result.failure_message())
+    result.warnings.extend(_unrecognised_nps_warnings(invocation.environment, analytics_schema))
     return result
 
 
 @dataclass(frozen=True)
 class DbtInvocation:
     """How this project runs dbt against one warehouse: the `--target` and `--vars` arguments,
-    and the REFINER_* variables that dbt_project/profiles.yml reads."""
+    the REFINER_* variables that dbt_project/profiles.yml reads, and the DuckDB file whose
+    writer lock a build holds (None for PostgreSQL)."""
 
     target: str
-    variables: dict[str, str]
+    variables: dict[str, str | list[str]]
     environment: dict[str, str]
+    duckdb_file: Path | None = None
 
     def args(self) -> list[str]:
         """`--target` and `--vars` for any dbt command on this project."""
@@ -169,6 +179,11 @@ class DbtInvocation:
         """Set the REFINER_* variables for the block (dbt reads them, in or out of process)."""
         with _environment(self.environment):
             yield
+
+    def writer_turn(self) -> AbstractContextManager[None]:
+        """Wait for the DuckDB file's writer lock (see pipelines/warehouse_lock.py); hold it
+        while dbt runs."""
+        return nullcontext() if self.duckdb_file is None else writer_turn(self.duckdb_file)
 
 
 def dbt_invocation(
@@ -188,7 +203,9 @@ def dbt_invocation(
     environment["REFINER_DATASET"] = check_dataset(dataset)
     environment["REFINER_ANALYTICS_SCHEMA"] = check_dataset(analytics_schema, "--analytics-schema")
     _check_choice("responses_include", include, RESPONSE_INCLUDES)
-    return DbtInvocation(destination, {"responses_include": include}, environment)
+    variables: dict[str, str | list[str]] = {"responses_include": include, **_question_vars()}
+    database = Path(duckdb_path).resolve() if destination == "duckdb" else None
+    return DbtInvocation(destination, variables, environment, database)
 
 
 def _terminal_wants_colour() -> bool:
@@ -207,6 +224,77 @@ def _configured_include() -> str:
 
     value = dlt.config.get("sources.refiner.include", str)
     return value or "completed"
+
+
+def _question_vars() -> dict[str, list[str]]:
+    """`nps_questions` and `csat_questions` from `[transform]`: a list (a TOML array, or JSON
+    in an environment variable), or a lone string as one pattern."""
+    import dlt
+    from dlt.common.configuration.exceptions import ConfigValueCannotBeCoercedException
+
+    values: dict[str, list[str]] = {}
+    for name in ("nps_questions", "csat_questions"):
+        key = f"transform.{name}"
+        value: Any
+        try:
+            value = dlt.config.get(key, list)
+        except ConfigValueCannotBeCoercedException:
+            value = [dlt.config.get(key)]
+        if value is None:
+            value = []
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise ConfigError(
+                f"transform.{name} must be a list of question identifiers or glob patterns, "
+                f'such as ["nps", "how_likely_*"]; fix TRANSFORM__{name.upper()} or '
+                ".dlt/config.toml."
+            )
+        values[name] = value
+    return values
+
+
+_UNRECOGNISED_NPS_SQL = (
+    "select form_uuid, form_name from {schema}.dim_forms "
+    "where has_nps_report and nps_question_count = 0 order by form_name, form_uuid"
+)
+
+
+def _unrecognised_nps_warnings(environment: Mapping[str, str], schema: str) -> list[str]:
+    """One line per form whose NPS report has answers while no NPS question was recognised."""
+    sql = _UNRECOGNISED_NPS_SQL.format(schema=f'"{schema}"')
+    if environment["REFINER_DBT_TARGET"] == "duckdb":
+        import duckdb
+
+        with duckdb.connect(environment["REFINER_DUCKDB_PATH"], read_only=True) as connection:
+            rows = connection.execute(sql).fetchall()
+    else:
+        rows = _postgres_rows(environment, sql)
+    return [
+        f"Form {name!r} ({uuid}) has NPS answers in Refiner's reports but no NPS question was "
+        "recognised; add its question identifier to [transform] nps_questions."
+        for uuid, name in rows
+    ]
+
+
+def _postgres_rows(environment: Mapping[str, str], sql: str) -> list[tuple[Any, ...]]:
+    """Rows of `sql` on the database the profile used (REFINER_PG_* as dbt resolved them)."""
+    import psycopg2
+
+    def setting(name: str, default: str) -> str:
+        return environment.get(name) or os.environ.get(name) or default
+
+    connection = psycopg2.connect(
+        host=setting("REFINER_PG_HOST", "127.0.0.1"),
+        port=int(setting("REFINER_PG_PORT", "5432")),
+        user=setting("REFINER_PG_USER", "postgres"),
+        password=setting("REFINER_PG_PASSWORD", "postgres"),
+        dbname=setting("REFINER_PG_DBNAME", "postgres"),
+    )
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+            return list(cursor.fetchall())
+    finally:
+        connection.close()
 
 
 def _profile_environment(
@@ -313,7 +401,10 @@ def summarise(
     return TransformResult(
         destination=destination,
         schema=schema,
+        passed=counts["passed"],
+        warned=counts["warned"],
+        failed=counts["failed"],
+        skipped=counts["skipped"],
         elapsed_seconds=elapsed,
         failures=failures,
-        **counts,
     )

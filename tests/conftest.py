@@ -6,6 +6,7 @@ tests/load/scenarios.py.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 
 from emulator import Emulator, SeedConfig
+from tests.dlt_project import DltProject, reload_dlt_providers
 from tests.load.helpers import Warehouse, make_warehouse
 from tests.load.scenarios import Workspace, running_emulator
 from tests.secrets import SecretWitness
@@ -111,3 +113,25 @@ def workspace(
     space = Workspace(tmp_path, emulator_sentinel, scenario_warehouse, witness)
     yield space
     witness.folder(tmp_path)
+
+
+@pytest.fixture
+def dlt_project(tmp_path: Path) -> Iterator[DltProject]:
+    """An empty dlt project (tmp_path/.dlt) that dlt's providers read; every
+    SOURCES__REFINER__* variable is removed for the test and restored after it."""
+    saved = {
+        name: os.environ.pop(name)
+        for name in list(os.environ)
+        if name.startswith("SOURCES__REFINER__") or name == "DLT_PROJECT_DIR"
+    }
+    (tmp_path / ".dlt").mkdir()
+    os.environ["DLT_PROJECT_DIR"] = str(tmp_path)
+    reload_dlt_providers()
+    try:
+        yield DltProject(tmp_path)
+    finally:
+        for name in list(os.environ):
+            if name.startswith("SOURCES__REFINER__") or name == "DLT_PROJECT_DIR":
+                del os.environ[name]
+        os.environ.update(saved)
+        reload_dlt_providers()

@@ -7,6 +7,9 @@
     Refiner rounds its NPS to a whole number (halves away from zero), so the unrounded
     nps_daily.nps must lie within 0.5 of it.
 
+    Forms with no recognised NPS question (dim_forms.nps_question_count = 0) are left out:
+    `refiner transform` warns about each of them by name instead (see int_refiner__form_questions).
+
     Assumption: the load included partial responses (`responses_include` is partials or all).
     When it fetched completed responses only, the warehouse lacks answers Refiner counts, so
     each recomputed count may only fall short of the report, never exceed it, and the NPS
@@ -20,10 +23,27 @@
 
 with
 
-reported as (
+reporting as (
 
     select * from {{ ref('stg_refiner__reporting') }}
-    where report_type = 'nps'
+
+),
+
+forms as (
+
+    select * from {{ ref('dim_forms') }}
+
+),
+
+reported as (
+
+    select reporting.*
+    from reporting
+    inner join forms
+        on reporting.form_uuid = forms.form_uuid
+    where
+        reporting.report_type = 'nps'
+        and forms.nps_question_count > 0
 
 ),
 

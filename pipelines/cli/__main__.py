@@ -1,3 +1,4 @@
 from pipelines.cli.app import run
 
-run()
+if __name__ == "__main__":
+    run()

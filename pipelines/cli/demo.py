@@ -2,12 +2,14 @@
 
 Steps: start the emulator in-process on a free loopback port, run `run_load` against it into
 `duckdb_path`, print the load summary, run `dbt build` (pipelines/transform.py) on it, and
-finally the example queries with their results.
+the example queries with their results, and finally the digest of the emulator's last day
+(written to ./digest/, its text printed).
 """
 
 from __future__ import annotations
 
 import tempfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,7 +20,10 @@ from pipelines.defaults import DEFAULT_DATASET, DEFAULT_DUCKDB_PATH
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from emulator import SeedConfig
+
 DEMO_SEED = 7
+DIGEST_DIR = "digest"
 DATASET = DEFAULT_DATASET
 
 EXAMPLE_QUERIES: dict[str, str] = {
@@ -68,6 +73,17 @@ def run_demo(
     transform = run_transform("duckdb", duckdb_path, DATASET, quiet=True)
     console.print(transform.summary(), markup=False)
     print_examples(Path(duckdb_path), console)
+    print_digest(seed, duckdb_path, console)
+
+
+def print_digest(seed: SeedConfig, duckdb_path: str, console: Console) -> None:
+    """Write the digest of the emulator's last day (UTC) into ./digest/ and print its text."""
+    from pipelines.digest import run_digest
+
+    last_day = datetime.fromtimestamp(seed.end_timestamp(), UTC).date() - timedelta(days=1)
+    result = run_digest(date=last_day, to=("file",), output_dir=DIGEST_DIR, duckdb_path=duckdb_path)
+    console.print(f"\nDigest of {last_day} written to ./{DIGEST_DIR}/:\n", markup=False)
+    console.print(result.text, markup=False, end="")
 
 
 def print_examples(duckdb_path: Path, console: Console) -> None:
@@ -90,10 +106,18 @@ def demo(
     duckdb_path: str = typer.Option(DEFAULT_DUCKDB_PATH, help="DuckDB file to create or update."),
     contacts: int = typer.Option(600, help="Contacts in the seeded emulator."),
     responses: int = typer.Option(5000, help="Responses in the seeded emulator."),
+    listen: bool = typer.Option(
+        False, "--listen", help="Show the webhook loop instead: emulator -> listen -> rule."
+    ),
 ) -> None:
     """Start a seeded local Refiner emulator, load it into DuckDB, and show example queries."""
     from rich.console import Console
 
+    if listen:
+        from pipelines.events.demo import run_listen_demo
+
+        run_listen_demo(duckdb_path=duckdb_path, console=Console(highlight=False, soft_wrap=True))
+        return
     run_demo(
         duckdb_path=duckdb_path,
         contacts=contacts,

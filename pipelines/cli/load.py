@@ -43,7 +43,7 @@ class _LoadCommand(TyperCommand):
 
 def load(
     destination: str = typer.Option(
-        "duckdb", help="Any dlt destination name; PostgreSQL: `postgres` (credentials via dlt)."
+        "duckdb", help="Warehouse: duckdb or postgres (credentials via dlt)."
     ),
     dataset: str = typer.Option(DEFAULT_DATASET, help="Dataset (schema) to load into."),
     resources: str | None = typer.Option(
@@ -73,9 +73,16 @@ def load(
     ),
     base_url: str | None = typer.Option(None, help="API base URL (default from .dlt config)."),
 ) -> None:
-    """Load Refiner into the warehouse: incremental by default, backfill with --since."""
-    from pipelines.load.run import run_load
+    """Load Refiner into the warehouse: incremental by default, backfill with --since.
 
+    A full load (no --resources) also copies the MCP server's audit log, when there is one,
+    into `mcp_audit_log`.
+    """
+    from pipelines.load.run import run_load
+    from pipelines.mcp.audit_load import audit_log_resource
+    from pipelines.mcp.settings import resolve_mcp_settings
+
+    extras = [] if resources else [audit_log_resource(resolve_mcp_settings().audit_log)]
     summary = _with_progress(
         lambda progress: run_load(
             destination=destination,
@@ -90,6 +97,7 @@ def load(
             api_key=api_key,
             base_url=base_url,
             progress=progress,
+            extra_resources=extras,
         )
     )
     from pipelines.cli.render import print_summary

@@ -40,7 +40,10 @@ def transform_command(
         responses_include=responses_include,
         quiet=quiet,
     )
-    Console(highlight=False, soft_wrap=True).print(result.summary(), markup=False)
+    console = Console(highlight=False, soft_wrap=True)
+    console.print(result.summary(), markup=False)
+    for warning in result.warnings:
+        console.print(f"Warning: {warning}", markup=False)
 
 
 def register(app: typer.Typer) -> None:

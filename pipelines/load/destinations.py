@@ -66,7 +66,7 @@ def prepare_resources(source: Any, destination: str, tables_by_resource: Any) ->
                     table_name=table, create_table_variant=table != name, file_format=file_format
                 )
         if destination == "postgres":
-            resource.add_map(_postgres_safe_text)
+            resource.add_map(postgres_safe_text)
 
 
 def warehouse_busy(error: BaseException) -> WarehouseBusyError | None:
@@ -111,7 +111,7 @@ def _credentials_identity(destination: str) -> str:
     return ""
 
 
-def _postgres_safe_text(item: Any) -> Any:
+def postgres_safe_text(item: Any) -> Any:
     """PostgreSQL text and jsonb cannot hold U+0000: it becomes U+FFFD (in JSON, its escape)."""
     import pyarrow as pa
     import pyarrow.compute as pc

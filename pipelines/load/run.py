@@ -24,12 +24,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from dlt import Pipeline
+from dlt.extract.resource import DltResource
 
 from pipelines.config import check_dataset, check_destination, make_client, resolve_source_settings
 from pipelines.defaults import DEFAULT_DATASET
@@ -45,6 +47,7 @@ from pipelines.load.steps import (
     restore_state,
     run_lock,
 )
+from pipelines.warehouse_lock import duckdb_file, writer_turn
 from sources.refiner.client import RefinerClient
 from sources.refiner.schema import RESOURCE_NAMES, TABLES_BY_RESOURCE
 from sources.refiner.source import RunStats
@@ -99,6 +102,7 @@ def run_load(
     api_key: str | None = None,
     base_url: str | None = None,
     progress: ProgressCallback | None = None,
+    extra_resources: Sequence[DltResource] = (),
 ) -> LoadSummary:
     """Load Refiner into `destination`/`dataset` and return what this load did.
 
@@ -106,6 +110,8 @@ def run_load(
     segments, reporting, account_usage (all by default). `since`/`until` backfill responses
     in date windows (dates or ISO date-times, UTC); `reconcile` sweeps contacts and deletes
     what Refiner no longer has; `full_refresh` drops this source's tables and state first.
+    `extra_resources` are dlt resources of the project's own (the MCP audit log) loaded into
+    the same dataset after the source, under the same pipeline lock.
     DuckDB writes to `duckdb_path` (else DESTINATION__DUCKDB__CREDENTIALS, else
     ./refiner.duckdb). PostgreSQL takes its credentials from dlt config, e.g.
     DESTINATION__POSTGRES__CREDENTIALS.
@@ -132,7 +138,7 @@ def run_load(
     stats = RunStats()
     pipeline_name, target = pipeline_identity(destination, dataset, duckdb_path)
     client = make_client(settings.api, max_connections=32)
-    with run_lock(pipeline_name, pipelines_dir), client:
+    with run_lock(pipeline_name, pipelines_dir), _writer_turn(destination, duckdb_path), client:
         _probe(client)
         pipeline = open_pipeline(pipeline_name, target, dataset, pipelines_dir)
         restore_state(pipeline)
@@ -158,6 +164,8 @@ def run_load(
                 summary.add(load_source(pipeline, source, selected, destination, full_refresh))
             if reconcile and "contacts" in selected and summary.load_ids:
                 _add(summary.deleted, delete_unseen_contacts(pipeline, summary.load_ids[-1]))
+            for resource in extra_resources:
+                summary.load_ids.extend(pipeline.run(resource).loads_ids)
         summary.rows = _count_rows(pipeline, summary.load_ids)
         summary.requests = client.stats.requests
         summary.cursors = _cursors(pipeline)
@@ -211,6 +219,13 @@ def _parse_bound(option: str, value: date | datetime | str | None) -> datetime |
         raise ConfigError(
             f"{option} {value!r} is not a date; use YYYY-MM-DD or an ISO 8601 date-time"
         ) from None
+
+
+def _writer_turn(destination: str, duckdb_path: str | Path | None) -> AbstractContextManager[None]:
+    """DuckDB: wait for the file's writer lock, which `refiner listen` takes only to flush."""
+    if destination != "duckdb":
+        return nullcontext()
+    return writer_turn(duckdb_file(duckdb_path))
 
 
 def _add(totals: dict[str, int], counts: dict[str, int]) -> None:

@@ -79,7 +79,7 @@ def open_pipeline(
 ) -> Pipeline:
     """The dlt pipeline, made after the project's dlt defaults are in place."""
     use_project_defaults()
-    _quiet_expected_notices()
+    quiet_expected_notices()
     options: dict[str, Any] = {"pipelines_dir": str(pipelines_dir)} if pipelines_dir else {}
     return dlt.pipeline(
         pipeline_name=pipeline_name, destination=target, dataset_name=dataset, **options
@@ -222,7 +222,7 @@ def _warehouse_errors() -> Iterator[None]:
         raise failed from None
 
 
-def _quiet_expected_notices() -> None:
+def quiet_expected_notices() -> None:
     """Drop dlt warnings about choices made here on purpose (_EXPECTED_NOTICES)."""
     dlt_logger = logging.getLogger("dlt")
     if not any(isinstance(f, _DropExpectedNotices) for f in dlt_logger.filters):

@@ -23,8 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pipelines.defaults import DEFAULT_ANALYTICS_SCHEMA, DEFAULT_DATASET, DEFAULT_DUCKDB_PATH
+from pipelines.defaults import DEFAULT_ANALYTICS_SCHEMA, DEFAULT_DATASET
 from pipelines.errors import ConfigError
+from pipelines.warehouse_lock import duckdb_file
 
 SECTION = "orchestration"
 DEFAULT_TIMEZONE = "UTC"
@@ -54,10 +55,7 @@ class OrchestrationSettings:
 
     def duckdb_path(self) -> Path:
         """The DuckDB file `refiner load` writes without --duckdb-path (resolved now)."""
-        import dlt
-
-        configured: object = dlt.config.get("destination.duckdb.credentials")
-        return Path(str(configured or DEFAULT_DUCKDB_PATH)).resolve()
+        return duckdb_file(None)
 
 
 def resolve_settings() -> OrchestrationSettings:

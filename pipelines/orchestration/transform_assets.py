@@ -6,8 +6,9 @@ committed dbt_project/profiles.yml, `--target` the destination, `--vars` the loa
 The translator maps each dbt source `refiner.<table>` to the load asset of that table, so the
 graph reads raw table -> staging -> marts. dbt's tests are the models' asset checks.
 
-A failed build fails the step with `refiner transform`'s message; a DuckDB file held by
-another process is retried (see `failures`).
+On DuckDB the build holds the file's writer lock, as `refiner transform` does, so it waits
+for a load or an event flush instead of failing. A failed build fails the step with
+`refiner transform`'s message; a DuckDB file held by a reader is retried (see `failures`).
 """
 
 import os
@@ -90,9 +91,12 @@ def build_transform_assets(
             )
         except Exception as error:
             raise step_failure(error) from error
-        with invocation.applied():
-            build = dbt.cli(["build", *invocation.args()], context=context, raise_on_error=False)
-        yield from build.stream()
+        with invocation.writer_turn():
+            with invocation.applied():
+                build = dbt.cli(
+                    ["build", *invocation.args()], context=context, raise_on_error=False
+                )
+            yield from build.stream()
         if not build.is_successful():
             raise build_failure(build, settings)
 

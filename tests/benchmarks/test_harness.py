@@ -77,13 +77,23 @@ def test_quick_run_writes_complete_results(tmp_path: Path) -> None:
     assert noop["median_seconds"] > 0 and noop["median_help_seconds"] > 0
     assert noop["requests_by_path"][0]["/responses"] >= 1
 
+    digest = block["digest"]
+    assert digest["median_seconds"] > digest["median_startup_seconds"] > 0
+    assert digest["median_cpu_seconds"] > 0
+    assert digest["day_responses"] > 0 and digest["trend_days_with_nps"] > 0
+
     reverse = results["reverse_sync"]
     assert reverse["diff"]["median_seconds"] > 0 and reverse["push"]["median_seconds"] > 0
     assert reverse["diff_requests"] == [0]
     assert reverse["push_requests_by_path"][0]["/identify-user"] == 30
 
     names = {target["name"] for target in results["targets"]}
-    assert {"full load vs dlt-default", "no-op requests", "memory at 1M"} <= names
+    assert {
+        "full load vs dlt-default",
+        "no-op requests",
+        "digest wall time",
+        "memory at 1M",
+    } <= names
     for target in results["targets"]:
         assert target["measured"] and target["passed"] in (True, False, None)
     assert "full load vs dlt-default" in completed.stdout

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from emulator import DEFAULT_API_KEY, Emulator
-from tests.cli.helpers import CliResult, DltProject
+from tests.cli.helpers import CliResult
+from tests.dlt_project import DltProject
 
 Run = Callable[..., CliResult]
 SENTINEL_KEY = "7d3c2b1a-4b5a-11ee-8000-0242ac12ffff"

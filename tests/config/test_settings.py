@@ -26,7 +26,7 @@ from sources.refiner.settings import (
     DEFAULT_TIMEOUT_SECONDS,
     MAX_PAGE_LENGTH,
 )
-from tests.config.helpers import DltProject
+from tests.dlt_project import DltProject
 
 TOML = """[sources.refiner]
 base_url = "http://toml.test/v1"

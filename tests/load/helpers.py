@@ -71,6 +71,7 @@ PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
     "reporting": ("report_type", "form_uuid", "day"),
     "account_usage": ("snapshot_at",),
     "account_usage_environments": ("snapshot_at", "uuid"),
+    "mcp_audit_log": ("call_id",),
 }
 # Tables whose key set is fully determined by the emulator's records.
 GROUND_TRUTH_TABLES = (

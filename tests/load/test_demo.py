@@ -34,3 +34,10 @@ def test_demo_loads_a_duckdb_file_and_prints_the_three_queries(tmp_path: Path) -
                 if len(text) <= 20:  # longer cells may be truncated by the terminal table
                     assert text in run.stdout, f"{title!r}: {text!r} not printed"
     warehouse.close()
+    digest = tmp_path / "digest"
+    assert sorted(path.name for path in digest.iterdir()) == [
+        "digest.html", "digest.json", "digest.txt", "nps_trend.png",
+    ]  # fmt: skip
+    text = (digest / "digest.txt").read_text()
+    assert text.startswith("Refiner digest — ")
+    assert text in run.stdout

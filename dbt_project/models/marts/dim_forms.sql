@@ -12,6 +12,22 @@ questions as (
 
 ),
 
+reporting as (
+
+    select * from {{ ref('stg_refiner__reporting') }}
+
+),
+
+nps_reported_forms as (
+
+    select distinct form_uuid
+    from reporting
+    where
+        report_type = 'nps'
+        and coalesce(data_points, 0) > 0
+
+),
+
 question_summary as (
 
     select
@@ -35,6 +51,7 @@ final as (
         cast(coalesce(question_summary.question_count, 0) as integer) as question_count,
         cast(coalesce(question_summary.nps_question_count, 0) as integer) as nps_question_count,
         cast(coalesce(question_summary.csat_question_count, 0) as integer) as csat_question_count,
+        nps_reported_forms.form_uuid is not null as has_nps_report,
         forms.responses_count,
         forms.views_count,
         forms.channels,
@@ -47,6 +64,8 @@ final as (
     from forms
     left join question_summary
         on forms.form_uuid = question_summary.form_uuid
+    left join nps_reported_forms
+        on forms.form_uuid = nps_reported_forms.form_uuid
 
 )
 

@@ -32,7 +32,8 @@ answers_with_context as (
         answers.value_bool,
         answers.answered_at,
         {{ utc_date('answers.answered_at') }} as answered_day,
-        responses.completed_at is not null as is_completed
+        responses.completed_at is not null as is_completed,
+        responses.completed_at
 
     from answers
     inner join responses

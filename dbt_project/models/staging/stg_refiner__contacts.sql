@@ -1,8 +1,67 @@
+{#
+    Contacts from the batch load and from webhook payloads, one row per contact: the newest
+    version by last_seen_at; on a tie the batch version, then the latest delivery.
+#}
+
 with
 
-source as (
+batch_contacts as (
 
     select * from {{ source('refiner', 'contacts') }}
+
+),
+
+webhook_contacts as (
+
+    select * from {{ webhook_source('webhook_contacts', 'contacts') }}
+
+),
+
+versions as (
+
+    select
+        uuid,
+        remote_id,
+        email,
+        display_name,
+        account_uuid,
+        account_remote_id,
+        account_display_name,
+        account_domain,
+        attributes,
+        account_attributes,
+        first_seen_at,
+        last_seen_at,
+        last_form_submission_at,
+        last_tracking_event_at,
+        'batch' as version_origin,
+        cast(null as timestamp with time zone) as spooled_at,
+        _dlt_load_id
+
+    from batch_contacts
+
+    union all
+
+    select
+        uuid,
+        remote_id,
+        email,
+        display_name,
+        account_uuid,
+        account_remote_id,
+        account_display_name,
+        account_domain,
+        attributes,
+        account_attributes,
+        first_seen_at,
+        last_seen_at,
+        last_form_submission_at,
+        last_tracking_event_at,
+        'webhook' as version_origin,
+        spooled_at,
+        _dlt_load_id
+
+    from webhook_contacts
 
 ),
 
@@ -23,10 +82,53 @@ renamed as (
         cast(last_seen_at as timestamp with time zone) as last_seen_at,
         cast(last_form_submission_at as timestamp with time zone) as last_form_submission_at,
         cast(last_tracking_event_at as timestamp with time zone) as last_tracking_event_at,
+        version_origin,
+        cast(spooled_at as timestamp with time zone) as spooled_at,
         _dlt_load_id as dlt_load_id
 
-    from source
+    from versions
+
+),
+
+ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by contact_uuid
+            order by
+                last_seen_at desc nulls last,
+                case when version_origin = 'batch' then 0 else 1 end asc,
+                spooled_at desc
+        ) as version_rank
+
+    from renamed
+
+),
+
+final as (
+
+    select
+        contact_uuid,
+        remote_id,
+        email,
+        display_name,
+        account_uuid,
+        account_remote_id,
+        account_display_name,
+        account_domain,
+        attributes,
+        account_attributes,
+        first_seen_at,
+        last_seen_at,
+        last_form_submission_at,
+        last_tracking_event_at,
+        version_origin,
+        dlt_load_id
+
+    from ranked
+    where version_rank = 1
 
 )
 
-select * from renamed
+select * from final

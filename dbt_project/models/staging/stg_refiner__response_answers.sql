@@ -1,8 +1,77 @@
+{#
+    Answers of the response version that stg_refiner__responses keeps: the batch load's
+    answers, or those of the one webhook delivery that carried the newest version.
+#}
+
 with
 
-source as (
+batch_answers as (
 
     select * from {{ source('refiner', 'response_answers') }}
+
+),
+
+webhook_answers as (
+
+    select * from {{ webhook_source('webhook_response_answers', 'response_answers') }}
+
+),
+
+kept_versions as (
+
+    select * from {{ ref('stg_refiner__responses') }}
+
+),
+
+versions as (
+
+    select
+        response_uuid,
+        form_uuid,
+        contact_uuid,
+        question_identifier,
+        position,
+        value_text,
+        value_number,
+        value_bool,
+        answered_at,
+        'batch' as version_origin,
+        cast(null as varchar) as webhook_delivery_id,
+        _dlt_load_id
+
+    from batch_answers
+
+    union all
+
+    select
+        response_uuid,
+        form_uuid,
+        contact_uuid,
+        question_identifier,
+        position,
+        value_text,
+        value_number,
+        value_bool,
+        answered_at,
+        'webhook' as version_origin,
+        delivery_id as webhook_delivery_id,
+        _dlt_load_id
+
+    from webhook_answers
+
+),
+
+kept as (
+
+    select versions.*
+
+    from versions
+    inner join kept_versions
+        on
+            versions.response_uuid = kept_versions.response_uuid
+            and versions.version_origin = kept_versions.version_origin
+            and coalesce(versions.webhook_delivery_id, '')
+            = coalesce(kept_versions.webhook_delivery_id, '')
 
 ),
 
@@ -20,7 +89,7 @@ renamed as (
         cast(answered_at as timestamp with time zone) as answered_at,
         _dlt_load_id as dlt_load_id
 
-    from source
+    from kept
 
 )
 

@@ -1,8 +1,81 @@
+{#
+    Responses from the batch load and from webhooks (`refiner listen`, `refiner watch`),
+    one row per response: the newest version by last_data_reception_at, then last_shown_at;
+    on a tie the batch version, then the latest delivery.
+#}
+
 with
 
-source as (
+batch_responses as (
 
     select * from {{ source('refiner', 'responses') }}
+
+),
+
+webhook_responses as (
+
+    select * from {{ webhook_source('webhook_responses', 'responses') }}
+
+),
+
+versions as (
+
+    select
+        uuid,
+        form_uuid,
+        contact_uuid,
+        form_name,
+        contact_remote_id,
+        contact_email,
+        contact_display_name,
+        account_uuid,
+        account_remote_id,
+        show_counter,
+        data,
+        tags,
+        first_shown_at,
+        last_shown_at,
+        first_data_reception_at,
+        last_data_reception_at,
+        completed_at,
+        received_at,
+        dismissed_at,
+        'batch' as version_origin,
+        cast(null as varchar) as webhook_delivery_id,
+        cast(null as timestamp with time zone) as spooled_at,
+        _dlt_load_id
+
+    from batch_responses
+
+    union all
+
+    select
+        uuid,
+        form_uuid,
+        contact_uuid,
+        form_name,
+        contact_remote_id,
+        contact_email,
+        contact_display_name,
+        account_uuid,
+        account_remote_id,
+        show_counter,
+        data,
+        tags,
+        first_shown_at,
+        last_shown_at,
+        first_data_reception_at,
+        last_data_reception_at,
+        completed_at,
+        received_at,
+        dismissed_at,
+        'webhook' as version_origin,
+        delivery_id as webhook_delivery_id,
+        spooled_at,
+        _dlt_load_id
+
+    from webhook_responses
+    where {{ included_responses() }}
 
 ),
 
@@ -28,10 +101,61 @@ renamed as (
         cast(completed_at as timestamp with time zone) as completed_at,
         cast(received_at as timestamp with time zone) as received_at,
         cast(dismissed_at as timestamp with time zone) as dismissed_at,
+        version_origin,
+        cast(webhook_delivery_id as varchar) as webhook_delivery_id,
+        cast(spooled_at as timestamp with time zone) as spooled_at,
         _dlt_load_id as dlt_load_id
 
-    from source
+    from versions
+
+),
+
+ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by response_uuid
+            order by
+                last_data_reception_at desc nulls last,
+                last_shown_at desc nulls last,
+                case when version_origin = 'batch' then 0 else 1 end asc,
+                spooled_at desc
+        ) as version_rank
+
+    from renamed
+
+),
+
+final as (
+
+    select
+        response_uuid,
+        form_uuid,
+        contact_uuid,
+        form_name,
+        contact_remote_id,
+        contact_email,
+        contact_display_name,
+        account_uuid,
+        account_remote_id,
+        show_counter,
+        data,
+        tags,
+        first_shown_at,
+        last_shown_at,
+        first_data_reception_at,
+        last_data_reception_at,
+        completed_at,
+        received_at,
+        dismissed_at,
+        version_origin,
+        webhook_delivery_id,
+        dlt_load_id
+
+    from ranked
+    where version_rank = 1
 
 )
 
-select * from renamed
+select * from final

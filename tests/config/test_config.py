@@ -9,7 +9,7 @@ import pytest
 from pipelines.config import ApiSettings, make_client, resolve_api_settings
 from pipelines.errors import ConfigError
 from sources.refiner.settings import DEFAULT_BASE_URL, DEFAULT_MAX_ATTEMPTS
-from tests.cli.helpers import DltProject
+from tests.dlt_project import DltProject
 
 
 def test_files(dlt_project: DltProject) -> None:

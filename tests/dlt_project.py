@@ -1,4 +1,4 @@
-"""Helpers for the settings tests: a dlt project folder whose .dlt files a test writes."""
+"""A dlt project folder whose .dlt files a test writes, and the reload that makes dlt read them."""
 
 from __future__ import annotations
 
