@@ -13,8 +13,10 @@ SOURCE_NAME = "refiner"
 LOAD_GROUP = "refiner_load"
 TRANSFORM_GROUP = "refiner_transform"
 SYNC_GROUP = "refiner_sync"
+DIGEST_GROUP = "refiner_digest"
 CONTACT_TRAITS = AssetKey("contact_traits")
 PUSH_TRAITS = AssetKey("push_traits")
+DAILY_DIGEST = AssetKey("daily_digest")
 RUN_TAG = "refiner/warehouse"
 """On every run that writes the warehouse, so a deployment can limit them to one at a time."""
 

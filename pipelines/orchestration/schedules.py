@@ -1,4 +1,4 @@
-"""Jobs and schedules: refiner_incremental, refiner_reconcile (and refiner_daily_digest).
+"""Jobs and schedules: refiner_incremental, refiner_reconcile and refiner_daily_digest.
 
 Both warehouse jobs carry the `refiner/warehouse` tag. A deployment limits that tag to one
 run at a time (`refiner orchestrate` writes that limit into its dagster.yaml); without it,
@@ -21,12 +21,19 @@ from dagster import (
     schedule,
 )
 
-from pipelines.orchestration.keys import LOAD_GROUP, PUSH_TRAITS, RUN_TAG, TRANSFORM_GROUP
+from pipelines.orchestration.keys import (
+    DAILY_DIGEST,
+    LOAD_GROUP,
+    PUSH_TRAITS,
+    RUN_TAG,
+    TRANSFORM_GROUP,
+)
 from pipelines.orchestration.load_assets import LOAD_OP
 from pipelines.orchestration.settings import Cron
 
 INCREMENTAL_JOB = "refiner_incremental"
 RECONCILE_JOB = "refiner_reconcile"
+DIGEST_JOB = "refiner_daily_digest"
 WAREHOUSE_RUN_TAGS = {RUN_TAG: "load"}
 _IN_PROGRESS = [
     DagsterRunStatus.QUEUED,
@@ -36,9 +43,9 @@ _IN_PROGRESS = [
 ]
 
 
-def warehouse_jobs() -> list[Any]:
-    """refiner_incremental (load, dbt, push_traits) and refiner_reconcile (load with
-    --reconcile, then dbt)."""
+def refiner_jobs() -> list[Any]:
+    """refiner_incremental (load, dbt, push_traits), refiner_reconcile (load with --reconcile,
+    then dbt) and refiner_daily_digest (daily_digest, which only reads the warehouse)."""
     loaded_and_modelled = AssetSelection.groups(LOAD_GROUP, TRANSFORM_GROUP)
     return [
         define_asset_job(
@@ -53,6 +60,11 @@ def warehouse_jobs() -> list[Any]:
             tags=WAREHOUSE_RUN_TAGS,
             config={"ops": {LOAD_OP: {"config": {"reconcile": True}}}},
             description="`refiner load --reconcile` (deletes what Refiner no longer has), dbt.",
+        ),
+        define_asset_job(
+            DIGEST_JOB,
+            selection=AssetSelection.assets(DAILY_DIGEST),
+            description="Yesterday's digest from the marts, to [orchestration] digest_to.",
         ),
     ]
 

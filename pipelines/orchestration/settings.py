@@ -15,6 +15,8 @@ and the schedules:
     incremental_cron = "*/30 * * * *"
     reconcile_cron = "0 3 * * *"
     digest_cron = "0 7 * * *"         # in [digest] timezone (default UTC)
+    digest_to = ["file"]              # refiner digest --to: file, email, slack, stdout
+    digest_output_dir = "digest"      # where --to file writes
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ DEFAULT_TIMEZONE = "UTC"
 DEFAULT_INCREMENTAL_CRON = "*/30 * * * *"
 DEFAULT_RECONCILE_CRON = "0 3 * * *"
 DEFAULT_DIGEST_CRON = "0 7 * * *"
+DEFAULT_DIGEST_TO = ("file",)
+DEFAULT_DIGEST_OUTPUT_DIR = "digest"
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,8 @@ class OrchestrationSettings:
     incremental: Cron = Cron(DEFAULT_INCREMENTAL_CRON, DEFAULT_TIMEZONE)
     reconcile: Cron = Cron(DEFAULT_RECONCILE_CRON, DEFAULT_TIMEZONE)
     digest: Cron = Cron(DEFAULT_DIGEST_CRON, DEFAULT_TIMEZONE)
+    digest_to: tuple[str, ...] = DEFAULT_DIGEST_TO
+    digest_output_dir: str = DEFAULT_DIGEST_OUTPUT_DIR
 
     def duckdb_path(self) -> Path:
         """The DuckDB file `refiner load` writes without --duckdb-path (resolved now)."""
@@ -70,6 +76,8 @@ def resolve_settings() -> OrchestrationSettings:
         incremental=Cron(_cron("incremental_cron", DEFAULT_INCREMENTAL_CRON), timezone),
         reconcile=Cron(_cron("reconcile_cron", DEFAULT_RECONCILE_CRON), timezone),
         digest=Cron(_cron("digest_cron", DEFAULT_DIGEST_CRON), _timezone("digest.timezone")),
+        digest_to=_targets(f"{SECTION}.digest_to"),
+        digest_output_dir=_text(f"{SECTION}.digest_output_dir", DEFAULT_DIGEST_OUTPUT_DIR),
     )
 
 
@@ -82,6 +90,22 @@ def _text(key: str, default: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{key} must be a non-empty string; fix it in .dlt/config.toml")
     return value.strip()
+
+
+def _targets(key: str) -> tuple[str, ...]:
+    """A list of digest targets, or one comma-separated string of them (as from the env)."""
+    import dlt
+
+    value: object = dlt.config.get(key)
+    if value is None:
+        return DEFAULT_DIGEST_TO
+    names = value.split(",") if isinstance(value, str) else value
+    if not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
+        raise ConfigError(f'{key} must be a list such as ["file", "email"]')
+    targets = tuple(name.strip() for name in names if name.strip())
+    if not targets:
+        raise ConfigError(f"{key} is empty; give at least one of file, email, slack, stdout")
+    return targets
 
 
 def _cron(name: str, default: str) -> str:

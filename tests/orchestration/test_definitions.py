@@ -23,6 +23,7 @@ from dagster import (
 
 from pipelines.errors import ConfigError
 from pipelines.orchestration.definitions import build_definitions
+from pipelines.orchestration.digest_assets import DIGEST_MARTS
 from pipelines.orchestration.failures import is_transient, step_failure
 from pipelines.orchestration.keys import RUN_TAG, loaded_tables
 from pipelines.orchestration.settings import resolve_settings
@@ -81,6 +82,13 @@ def test_marts_read_staging_and_push_traits_follows_contact_traits(defs: Definit
     assert AssetKey(["refiner", "responses"]) in set(upstream)
 
 
+def test_daily_digest_follows_the_marts_it_reads(defs: Definitions) -> None:
+    assert parents(defs, "daily_digest") == set(DIGEST_MARTS)
+    job = defs.resolve_job_def("refiner_daily_digest")
+    assert job.asset_layer.executable_asset_keys == {AssetKey("daily_digest")}
+    assert RUN_TAG not in job.tags
+
+
 def test_jobs_select_their_assets_and_share_the_warehouse_tag(defs: Definitions) -> None:
     incremental = defs.resolve_job_def("refiner_incremental")
     reconcile = defs.resolve_job_def("refiner_reconcile")
@@ -106,10 +114,14 @@ def test_schedules_at_fixed_times_request_one_keyed_run(defs: Definitions) -> No
     assert (reconcile.cron_schedule, reconcile.execution_timezone) == ("0 3 * * *", "UTC")
     assert incremental.job_name == "refiner_incremental"
     assert reconcile.job_name == "refiner_reconcile"
+    digest = defs.resolve_schedule_def("refiner_daily_digest_schedule")
+    assert (digest.cron_schedule, digest.execution_timezone) == ("0 7 * * *", "UTC")
+    assert digest.job_name == "refiner_daily_digest"
     with instance_for_test() as instance:
         for name, at in (
             ("refiner_incremental_schedule", datetime(2026, 3, 2, 9, 30, tzinfo=UTC)),
             ("refiner_reconcile_schedule", datetime(2026, 3, 2, 3, 0, tzinfo=UTC)),
+            ("refiner_daily_digest_schedule", datetime(2026, 3, 2, 7, 0, tzinfo=UTC)),
         ):
             requests = evaluate(defs, name, at, instance).run_requests
             assert len(requests) == 1
@@ -131,6 +143,24 @@ def test_a_tick_is_skipped_while_a_warehouse_run_is_in_progress(defs: Definition
         assert not result.run_requests
         assert "refiner_reconcile is still writing the warehouse" in result.skip_message
         assert running.run_id in result.skip_message
+        # The digest only reads the warehouse: its tick is not held back.
+        digest_at = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
+        assert (
+            len(evaluate(defs, "refiner_daily_digest_schedule", digest_at, instance).run_requests)
+            == 1
+        )
+
+
+def test_the_digest_schedule_runs_in_the_digest_time_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DIGEST__TIMEZONE", "Europe/Paris")
+    monkeypatch.setenv("ORCHESTRATION__DIGEST_CRON", "30 6 * * 1-5")
+    schedule = build_definitions().resolve_schedule_def("refiner_daily_digest_schedule")
+    assert (schedule.cron_schedule, schedule.execution_timezone) == (
+        "30 6 * * 1-5",
+        "Europe/Paris",
+    )
 
 
 def test_schedules_and_destination_come_from_dlt_config(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -139,6 +169,7 @@ def test_schedules_and_destination_come_from_dlt_config(monkeypatch: pytest.Monk
     monkeypatch.setenv("ORCHESTRATION__TIMEZONE", "Europe/Paris")
     monkeypatch.setenv("DIGEST__TIMEZONE", "America/New_York")
     monkeypatch.setenv("ORCHESTRATION__DATASET", "other_raw")
+    monkeypatch.setenv("ORCHESTRATION__DIGEST_TO", "file, email")
     settings = resolve_settings()
     assert settings.incremental.cron == "*/15 * * * *"
     assert settings.reconcile.cron == "30 1 * * 0"
@@ -146,6 +177,7 @@ def test_schedules_and_destination_come_from_dlt_config(monkeypatch: pytest.Monk
     assert (settings.digest.cron, settings.digest.timezone) == ("0 7 * * *", "America/New_York")
     assert settings.dataset == "other_raw"
     assert settings.destination == "duckdb"
+    assert settings.digest_to == ("file", "email")
 
 
 @pytest.mark.parametrize(
@@ -202,9 +234,13 @@ def test_a_wrapped_transient_error_is_still_transient() -> None:
 def test_orchestrate_check_lists_assets_jobs_and_schedules() -> None:
     code, out, err = refiner(["orchestrate", "--check"])
     assert code == 0, err
-    assert "Definitions OK: 26 assets, 2 jobs, 2 schedules." in out
+    assert "Definitions OK: 27 assets, 3 jobs, 3 schedules." in out
     assert "refiner_load: refiner/responses <- -" in out
     assert "refiner_transform: stg_refiner__responses <- refiner/responses" in out
     assert "refiner_sync: push_traits <- contact_traits" in out
     assert "refiner_incremental_schedule: refiner_incremental at '*/30 * * * *' (UTC)" in out
     assert "refiner_reconcile_schedule: refiner_reconcile at '0 3 * * *' (UTC)" in out
+    assert "refiner_daily_digest_schedule: refiner_daily_digest at '0 7 * * *' (UTC)" in out
+    assert (
+        "refiner_digest: daily_digest <- dim_contacts, dim_forms, fct_answers, fct_responses" in out
+    )
