@@ -24,6 +24,7 @@ from pipelines.orchestration.transform_assets import (
     build_transform_assets,
     dbt_project,
     dbt_resource,
+    webhook_table_specs,
 )
 
 
@@ -37,6 +38,7 @@ def build_definitions(settings: OrchestrationSettings | None = None) -> Definiti
             build_transform_assets(settings, project),
             build_sync_assets(settings),
             build_digest_assets(settings),
+            *webhook_table_specs(project),
         ],
         resources={"dbt": dbt_resource(project)},
         jobs=refiner_jobs(),

@@ -14,6 +14,7 @@ LOAD_GROUP = "refiner_load"
 TRANSFORM_GROUP = "refiner_transform"
 SYNC_GROUP = "refiner_sync"
 DIGEST_GROUP = "refiner_digest"
+EVENTS_GROUP = "refiner_events"
 CONTACT_TRAITS = AssetKey("contact_traits")
 PUSH_TRAITS = AssetKey("push_traits")
 DAILY_DIGEST = AssetKey("daily_digest")

@@ -11,13 +11,14 @@ for a load or an event flush instead of failing. A failed build fails the step w
 `refiner transform`'s message; a DuckDB file held by a reader is retried (see `failures`).
 """
 
+import json
 import os
 import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, Failure
+from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, AssetSpec, Failure
 from dagster_dbt import (
     DagsterDbtTranslator,
     DbtCliInvocation,
@@ -27,7 +28,13 @@ from dagster_dbt import (
 )
 
 from pipelines.orchestration.failures import RETRY_POLICY, is_busy_duckdb, step_failure
-from pipelines.orchestration.keys import SOURCE_NAME, TRANSFORM_GROUP, raw_table_key
+from pipelines.orchestration.keys import (
+    EVENTS_GROUP,
+    SOURCE_NAME,
+    TRANSFORM_GROUP,
+    loaded_tables,
+    raw_table_key,
+)
 from pipelines.orchestration.settings import OrchestrationSettings
 from pipelines.transform import DBT_PROJECT_DIR, NodeOutcome, dbt_invocation, summarise
 
@@ -48,17 +55,48 @@ class RefinerDbtTranslator(DagsterDbtTranslator):
 
 
 def dbt_project() -> DbtProject:
-    """The project with its committed profiles. Its manifest is parsed when missing and on
-    every `dagster dev` start; artifacts go to DBT_TARGET_PATH when set, as for the CLI."""
+    """The project with its committed profiles. Its manifest is parsed when missing or older
+    than the project, and on every `dagster dev` start; artifacts go to DBT_TARGET_PATH when
+    set, as for the CLI."""
     project = DbtProject(
         project_dir=DBT_PROJECT_DIR,
         profiles_dir=DBT_PROJECT_DIR,
         target_path=Path(os.environ.get("DBT_TARGET_PATH") or "target"),
     )
-    if project.preparer.using_dagster_dev() or not project.manifest_path.exists():
+    if project.preparer.using_dagster_dev() or _manifest_is_stale(project):
         # dagster-dbt's own preparer would look for `dbt` on PATH only.
         dbt_resource(project).cli(["parse", "--quiet"], target_path=project.target_path).wait()
     return project
+
+
+def _manifest_is_stale(project: DbtProject) -> bool:
+    """True when the manifest is missing or older than a file of the project it describes."""
+    if not project.manifest_path.exists():
+        return True
+    parsed = project.manifest_path.stat().st_mtime
+    sources = ("dbt_project.yml", "models", "macros", "tests")
+    for name in sources:
+        path = project.project_dir / name
+        files = [path] if path.is_file() else path.rglob("*")
+        if any(file.stat().st_mtime > parsed for file in files if file.is_file()):
+            return True
+    return False
+
+
+def webhook_table_specs(project: DbtProject) -> list[AssetSpec]:
+    """The dbt sources no load asset writes (the webhook tables of `refiner listen`), as
+    external assets in their own group, so the graph says where they come from."""
+    manifest = json.loads(project.manifest_path.read_text())
+    loaded = set(loaded_tables())
+    return [
+        AssetSpec(
+            key=raw_table_key(source["name"]),
+            group_name=EVENTS_GROUP,
+            description=f"Table {source['name']}, written by `refiner listen` (webhooks).",
+        )
+        for source in manifest.get("sources", {}).values()
+        if source["source_name"] == SOURCE_NAME and source["name"] not in loaded
+    ]
 
 
 def dbt_resource(project: DbtProject) -> DbtCliResource:
