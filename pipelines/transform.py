@@ -17,7 +17,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +71,22 @@ class TransformResult:
             f"{self.skipped} skipped in {self.elapsed_seconds:.1f}s; models in {self.schema}."
         )
 
+    def failure_message(self) -> str:
+        """What `refiner transform` prints when the build failed: a line, then one per node."""
+        lines = [
+            f"dbt build failed on {self.destination}: {self.failed} failed, "
+            f"{self.skipped} skipped, {self.passed} passed."
+        ]
+        lines += [
+            f"  {failure.resource_type} {failure.name} ({failure.status}): {failure.message}"
+            for failure in self.failures
+        ]
+        if not self.failures:
+            lines.append(
+                "  See dbt.log in the dbt log path (default dbt_project/logs) for details."
+            )
+        return "\n".join(lines)
+
 
 def run_transform(
     destination: str = "duckdb",
@@ -100,17 +116,19 @@ def run_transform(
     model, test or unit test errors or fails. Not thread-safe: it sets process environment
     variables for the duration of the build.
     """
-    include = responses_include or _configured_include()
-    environment = _profile_environment(destination, duckdb_path, postgres_url)
-    environment["REFINER_DATASET"] = check_dataset(dataset)
-    environment["REFINER_ANALYTICS_SCHEMA"] = check_dataset(analytics_schema, "--analytics-schema")
-    _check_choice("responses_include", include, RESPONSE_INCLUDES)
+    invocation = dbt_invocation(
+        destination,
+        duckdb_path,
+        dataset,
+        analytics_schema=analytics_schema,
+        postgres_url=postgres_url,
+        responses_include=responses_include,
+    )
     args = [
         "build",
         "--project-dir", str(DBT_PROJECT_DIR),
         "--profiles-dir", str(DBT_PROJECT_DIR),
-        "--target", destination,
-        "--vars", json.dumps({"responses_include": include, **_question_vars()}),
+        *invocation.args(),
     ]  # fmt: skip
     if target_path is not None:
         args += ["--target-path", str(target_path), "--log-path", str(Path(target_path) / "logs")]
@@ -119,7 +137,7 @@ def run_transform(
     in_colour = _terminal_wants_colour() if colors is None else colors
     args += ["--use-colors" if in_colour else "--no-use-colors", "--no-use-colors-file"]
     started = time.monotonic()
-    with _environment(environment), _writer_turn(destination, duckdb_path):
+    with invocation.applied(), invocation.writer_turn():
         from dbt.cli.main import dbtRunner
 
         try:
@@ -130,23 +148,69 @@ def run_transform(
     elapsed = time.monotonic() - started
     if outcome.exception is not None:
         raise TransformError(f"dbt build could not run: {outcome.exception}") from outcome.exception
-    result = _summarise(outcome.result, destination, analytics_schema, elapsed)
+    nodes = [
+        NodeOutcome(str(node.status), node.node.name, str(node.node.resource_type), node.message)
+        for node in getattr(outcome.result, "results", None) or []
+    ]
+    result = summarise(nodes, destination, analytics_schema, elapsed)
     if not outcome.success or result.failed:
-        raise TransformError(_failure_message(result))
-    result.warnings.extend(_unrecognised_nps_warnings(environment, analytics_schema))
+        raise TransformError(result.failure_message())
+    result.warnings.extend(_unrecognised_nps_warnings(invocation.environment, analytics_schema))
     return result
+
+
+@dataclass(frozen=True)
+class DbtInvocation:
+    """How this project runs dbt against one warehouse: the `--target` and `--vars` arguments,
+    the REFINER_* variables that dbt_project/profiles.yml reads, and the DuckDB file whose
+    writer lock a build holds (None for PostgreSQL)."""
+
+    target: str
+    variables: dict[str, str | list[str]]
+    environment: dict[str, str]
+    duckdb_file: Path | None = None
+
+    def args(self) -> list[str]:
+        """`--target` and `--vars` for any dbt command on this project."""
+        return ["--target", self.target, "--vars", json.dumps(self.variables)]
+
+    @contextmanager
+    def applied(self) -> Iterator[None]:
+        """Set the REFINER_* variables for the block (dbt reads them, in or out of process)."""
+        with _environment(self.environment):
+            yield
+
+    def writer_turn(self) -> AbstractContextManager[None]:
+        """Wait for the DuckDB file's writer lock (see pipelines/warehouse_lock.py); hold it
+        while dbt runs."""
+        return nullcontext() if self.duckdb_file is None else writer_turn(self.duckdb_file)
+
+
+def dbt_invocation(
+    destination: str = "duckdb",
+    duckdb_path: str | Path = DEFAULT_DUCKDB_PATH,
+    dataset: str = DEFAULT_DATASET,
+    *,
+    analytics_schema: str = DEFAULT_ANALYTICS_SCHEMA,
+    postgres_url: str | None = None,
+    responses_include: str | None = None,
+) -> DbtInvocation:
+    """The dbt settings `run_transform` uses for these arguments (see there).
+
+    Raises ConfigError for a bad argument or a missing DuckDB file."""
+    include = responses_include or _configured_include()
+    environment = _profile_environment(destination, duckdb_path, postgres_url)
+    environment["REFINER_DATASET"] = check_dataset(dataset)
+    environment["REFINER_ANALYTICS_SCHEMA"] = check_dataset(analytics_schema, "--analytics-schema")
+    _check_choice("responses_include", include, RESPONSE_INCLUDES)
+    variables: dict[str, str | list[str]] = {"responses_include": include, **_question_vars()}
+    database = Path(duckdb_path).resolve() if destination == "duckdb" else None
+    return DbtInvocation(destination, variables, environment, database)
 
 
 def _terminal_wants_colour() -> bool:
     """Colour only for a terminal, and never with NO_COLOR set (https://no-color.org)."""
     return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-
-
-def _writer_turn(destination: str, duckdb_path: str | Path) -> AbstractContextManager[None]:
-    """DuckDB: wait for the file's writer lock (see pipelines/warehouse_lock.py)."""
-    if destination != "duckdb":
-        return nullcontext()
-    return writer_turn(Path(duckdb_path).resolve())
 
 
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
@@ -304,26 +368,34 @@ def _close_duckdb() -> None:
     DuckDBConnectionManager.close_all_connections()
 
 
-def _summarise(execution: Any, destination: str, schema: str, elapsed: float) -> TransformResult:
+@dataclass(frozen=True)
+class NodeOutcome:
+    """One dbt node's result, as dbt's runner or its run_results.json reports it."""
+
+    status: str
+    name: str
+    resource_type: str
+    message: str | None
+
+
+def summarise(
+    nodes: Iterable[NodeOutcome], destination: str, schema: str, elapsed: float
+) -> TransformResult:
+    """Count a dbt build's node results into a TransformResult."""
     counts = {"passed": 0, "warned": 0, "failed": 0, "skipped": 0}
     failures: list[NodeFailure] = []
-    for node_result in getattr(execution, "results", None) or []:
-        status = str(node_result.status)
-        if status in _PASSED:
+    for node in nodes:
+        if node.status in _PASSED:
             counts["passed"] += 1
-        elif status in _WARNED:
+        elif node.status in _WARNED:
             counts["warned"] += 1
-        elif status in _SKIPPED:
+        elif node.status in _SKIPPED:
             counts["skipped"] += 1
         else:
             counts["failed"] += 1
-            node = node_result.node
             failures.append(
                 NodeFailure(
-                    name=node.name,
-                    resource_type=str(node.resource_type),
-                    status=status,
-                    message=(node_result.message or "").strip(),
+                    node.name, node.resource_type, node.status, (node.message or "").strip()
                 )
             )
     return TransformResult(
@@ -336,17 +408,3 @@ def _summarise(execution: Any, destination: str, schema: str, elapsed: float) ->
         elapsed_seconds=elapsed,
         failures=failures,
     )
-
-
-def _failure_message(result: TransformResult) -> str:
-    lines = [
-        f"dbt build failed on {result.destination}: {result.failed} failed, "
-        f"{result.skipped} skipped, {result.passed} passed."
-    ]
-    lines += [
-        f"  {failure.resource_type} {failure.name} ({failure.status}): {failure.message}"
-        for failure in result.failures
-    ]
-    if not result.failures:
-        lines.append("  See dbt.log in the dbt log path (default dbt_project/logs) for details.")
-    return "\n".join(lines)

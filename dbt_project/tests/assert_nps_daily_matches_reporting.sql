@@ -16,6 +16,9 @@
     itself is not compared.
 #}
 
+{# Dagster shows this test as a check of nps_daily (it reads reporting too). #}
+{{ config(meta={'dagster': {'asset_key': ['nps_daily']}}) }}
+
 {% set partials_loaded = var('responses_include') in ('partials', 'all') %}
 
 with

@@ -14,7 +14,19 @@ import click
 import typer
 from rich.console import Console
 
-from pipelines.cli import demo, digest, emulator, events, load, mcp, sql, sync, tools, transform
+from pipelines.cli import (
+    demo,
+    digest,
+    emulator,
+    events,
+    load,
+    mcp,
+    orchestrate,
+    sql,
+    sync,
+    tools,
+    transform,
+)
 from pipelines.errors import exit_code_for
 
 app = typer.Typer(
@@ -34,6 +46,7 @@ sql.register(app)
 digest.register(app)
 mcp.register(app)
 events.register(app)
+orchestrate.register(app)
 
 _stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 

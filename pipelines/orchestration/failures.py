@@ -1,0 +1,41 @@
+"""How an error inside a step becomes a Dagster failure.
+
+Every step fails with the line `refiner` prints for the same error (without its `Error: `
+prefix). The steps' RetryPolicy retries only transient errors: Refiner's 429 and 5xx (after
+the client's own retries), an unreachable API, and a DuckDB file another process holds. A
+refused key, bad configuration or input, a warehouse that is down and a failed dbt test fail
+at once, because trying again cannot help.
+"""
+
+from __future__ import annotations
+
+from dagster import Backoff, Failure, RetryPolicy
+
+RETRY_POLICY = RetryPolicy(max_retries=3, delay=30, backoff=Backoff.EXPONENTIAL)
+"""Retries after 30 s, 60 s and 120 s; applies only to failures marked transient."""
+
+_BUSY_DUCKDB = ("Could not set lock on file", "Conflicting lock is held")
+
+
+def step_failure(error: BaseException) -> Failure:
+    """A Failure with the CLI's message for `error`, retried only when it is transient."""
+    return Failure(description=str(error), allow_retries=is_transient(error))
+
+
+def is_transient(error: BaseException) -> bool:
+    """True for errors that may pass on a later attempt (see the module docstring)."""
+    from sources.refiner.errors import RateLimitedError, ServerError, TransportError
+
+    current: BaseException | None = error
+    while current is not None:
+        if isinstance(current, RateLimitedError | ServerError | TransportError):
+            return True
+        if is_busy_duckdb(str(current)):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def is_busy_duckdb(message: str) -> bool:
+    """True when `message` is DuckDB refusing a file that another process has open."""
+    return any(marker in message for marker in _BUSY_DUCKDB)
