@@ -219,6 +219,7 @@ def test_invalid_input_never_reaches_the_server(
     assert emulator.request_log.entries() == []
 
 
+@pytest.mark.timing
 def test_burst_of_500_calls_stays_under_the_configured_rate(
     emulator: Emulator, make_client: MakeClient
 ) -> None:
