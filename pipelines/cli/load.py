@@ -82,7 +82,8 @@ def load(
     from pipelines.mcp.audit_load import audit_log_resource
     from pipelines.mcp.settings import resolve_mcp_settings
 
-    extras = [] if resources else [audit_log_resource(resolve_mcp_settings().audit_log)]
+    audit_log = resolve_mcp_settings().audit_log
+    extras = [] if resources or not audit_log.exists() else [audit_log_resource(audit_log)]
     summary = _with_progress(
         lambda progress: run_load(
             destination=destination,
