@@ -1,18 +1,21 @@
 """The README's examples run as written.
 
-Every ```sql block runs, statement by statement, on the warehouse `refiner demo` builds, and
-returns rows. Every `refiner …` command line of a ```bash block parses against the real app
-(its command exists, its options exist and take valid values); every inline `refiner …` span
-names an existing command and existing options. The README cannot drift from the code unseen.
+Every ```sql block runs, statement by statement, through `refiner sql` on the warehouse
+`refiner demo` builds, and returns rows. Every `refiner …` command line of a ```bash block
+parses against the real app (its command exists, its options exist and take valid values);
+every inline `refiner …` span names an existing command and existing options. The README
+cannot drift from the code unseen.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import re
 import shlex
 from collections.abc import Iterator
 from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -179,8 +182,8 @@ def test_the_commands_table_names_existing_options_and_tools() -> None:
 
 
 @pytest.fixture(scope="module")
-def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
-    """The warehouse `refiner demo` builds (a smaller seed), opened read-only."""
+def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The DuckDB file `refiner demo` builds (a smaller seed)."""
     folder = tmp_path_factory.mktemp("readme")
     path = folder / "refiner.duckdb"
     out = io.StringIO()
@@ -190,21 +193,27 @@ def demo_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.
             ["demo", "--duckdb-path", str(path), "--contacts", "150", "--responses", "1200"]
         )
     assert code == 0, out.getvalue()
-    with duckdb.connect(str(path), read_only=True) as connection:
-        yield connection
+    return path
 
 
 @pytest.mark.parametrize("statement", sql_statements(), ids=lambda s: s.strip().splitlines()[0])
-def test_every_sql_statement_returns_rows_on_the_demo_warehouse(
-    demo_warehouse: duckdb.DuckDBPyConnection, statement: str
+def test_every_sql_statement_returns_rows_through_refiner_sql(
+    demo_warehouse: Path, statement: str
 ) -> None:
-    assert demo_warehouse.execute(statement).fetchall()
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        # `--` ends the options: a statement may start with an SQL comment.
+        code = main(
+            ["sql", "--duckdb-path", str(demo_warehouse), "--format", "json", "--", statement]
+        )
+    assert code == 0, err.getvalue()
+    rows = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert rows, f"no rows from: {statement}"
 
 
-def test_nps_by_category_counts_what_nps_daily_counts(
-    demo_warehouse: duckdb.DuckDBPyConnection,
-) -> None:
+def test_nps_by_category_counts_what_nps_daily_counts(demo_warehouse: Path) -> None:
     by_category = next(s for s in sql_statements() if "nps_category, count(*)" in s)
-    answers = sum(count for _, count in demo_warehouse.execute(by_category).fetchall())
-    daily = demo_warehouse.execute("select sum(responses) from refiner_analytics.nps_daily")
-    assert answers == daily.fetchone()[0]  # type: ignore[index]
+    with duckdb.connect(str(demo_warehouse), read_only=True) as connection:
+        answers = sum(count for _, count in connection.execute(by_category).fetchall())
+        daily = connection.execute("select sum(responses) from refiner_analytics.nps_daily")
+        assert answers == daily.fetchone()[0]  # type: ignore[index]
