@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -74,7 +73,6 @@ def test_email_with_inline_chart_and_login(
     assert PASSWORD not in output
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 @pytest.mark.parametrize("implicit_tls", [False, True], ids=["starttls", "ssl"])
 def test_email_over_tls(
     warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, implicit_tls: bool

@@ -35,13 +35,13 @@ def test_block_kit_with_neutralised_comments(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     with http_receiver(Recorder()) as slack:
-        url = f"{slack.url}/services/T000/B000/slack-sentinel-XXXX"
+        url = f"{slack.url}/services/T000/B000/slack-sentinel-5e471e1"
         monkeypatch.setenv("DIGEST__SLACK_WEBHOOK_URL", url)
         code, output = _send(warehouse)
     assert code == 0, output
     assert len(slack.requests) == 1
     request = slack.requests[0]
-    assert request["path"] == "/services/T000/B000/slack-sentinel-XXXX"
+    assert request["path"] == "/services/T000/B000/slack-sentinel-5e471e1"
     payload = request["json"]
     blocks = payload["blocks"]
     assert blocks[0] == {

@@ -25,6 +25,7 @@ from tests.events.helpers import (
     start_listen,
     survey_payload,
 )
+from tests.secrets import SENTINEL_API_KEY
 
 SECRET = "sentinel-secret-0c9d1e"
 
@@ -119,7 +120,7 @@ def test_listen_beside_load_and_transform(tmp_path: Path) -> None:
 
 
 def test_secrets_never_in_output_spool_or_warehouse(tmp_path: Path) -> None:
-    api_key = "5e471e1a-0000-4000-8000-5e471e1a5e47"
+    api_key = SENTINEL_API_KEY
     slack_path = "/services/T000/B000/sentinelslack0e2f"
     seed = SeedConfig(seed=3, contacts=10, accounts=2, forms=2, segments=1, responses=20, days=5)
     with Emulator(seed, api_keys=[api_key]).start() as emulator, hook_server() as slack:
