@@ -8,8 +8,10 @@ then environment variables (`SOURCES__REFINER__PAGE_LENGTH`, ...), then `.dlt/se
 dlt's own config providers, so a standalone `refiner()` sees the same ones; the load passes every
 resolved value to `refiner()` explicitly, so nothing is resolved a second time.
 
-`check_destination` and `check_dataset` are the one check of warehouse names that every command
-runs before any request. dlt is imported only when settings are resolved.
+`resolve_warehouse` says where every command reads and writes (`[warehouse]`: destination,
+dataset, analytics schema; the DuckDB file), the same for the CLI, notebooks and the Dagster
+definitions. `check_destination` and `check_dataset` are the one check of warehouse names that
+every command runs before any request. dlt is imported only when settings are resolved.
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from pipelines.defaults import DEFAULT_ANALYTICS_SCHEMA, DEFAULT_DATASET, DEFAULT_DUCKDB_PATH
 from pipelines.errors import ConfigError
+from pipelines.warehouse_lock import duckdb_file
 from sources.refiner.settings import (
     DEFAULT_BASE_URL,
     DEFAULT_INCLUDE,
@@ -44,6 +49,7 @@ if TYPE_CHECKING:
     from sources.refiner.client import RefinerClient
 
 SECTION = "sources.refiner"
+WAREHOUSE_SECTION = "warehouse"
 DESTINATIONS: Final = ("duckdb", "postgres")
 """The warehouses every command supports: load, transform and the reverse sync."""
 
@@ -139,6 +145,62 @@ def resolve_source_settings(api_key: str | None = None, base_url: str | None = N
     return Settings(api, source)
 
 
+@dataclass(frozen=True)
+class WarehouseSettings:
+    """Where the commands read and write: the warehouse, the dataset `refiner load` writes, the
+    schema `refiner transform` builds, and the DuckDB file (read on DuckDB only)."""
+
+    destination: str = DESTINATIONS[0]
+    dataset: str = DEFAULT_DATASET
+    analytics_schema: str = DEFAULT_ANALYTICS_SCHEMA
+    duckdb_path: Path = Path(DEFAULT_DUCKDB_PATH)
+
+
+def resolve_warehouse(
+    destination: str | None = None,
+    dataset: str | None = None,
+    analytics_schema: str | None = None,
+    duckdb_path: str | Path | None = None,
+) -> WarehouseSettings:
+    """Resolve `[warehouse]`: flags (the arguments) > WAREHOUSE__DESTINATION, WAREHOUSE__DATASET,
+    WAREHOUSE__ANALYTICS_SCHEMA > .dlt/*.toml > duckdb, refiner_raw, refiner_analytics. The
+    DuckDB file: `duckdb_path` > DESTINATION__DUCKDB__CREDENTIALS > ./refiner.duckdb.
+
+    Raises ConfigError (exit 2) naming the flag, or the key and where to fix it, for an unknown
+    destination or a name that is not a plain SQL identifier.
+    """
+    defaults = WarehouseSettings()
+    chosen = _warehouse_value("destination", destination, defaults.destination, check_destination)
+    return WarehouseSettings(
+        destination=chosen,
+        dataset=_warehouse_value("dataset", dataset, defaults.dataset, check_dataset),
+        analytics_schema=_warehouse_value(
+            "analytics_schema", analytics_schema, defaults.analytics_schema, check_dataset
+        ),
+        duckdb_path=duckdb_file(duckdb_path),
+    )
+
+
+def _warehouse_value(
+    name: str, flag: str | None, default: str, check: Callable[[str, str], str]
+) -> str:
+    """`--name` if given, else `warehouse.<name>`, else `default`; checked by `check`, whose
+    error names the flag, or the key and where to fix it."""
+    import dlt
+
+    if flag is not None:
+        return check(flag, f"--{name.replace('_', '-')}")
+    value: Any = dlt.config.get(f"{WAREHOUSE_SECTION}.{name}")
+    if value is None:
+        return default
+    try:
+        return check(str(value).strip(), f"{WAREHOUSE_SECTION}.{name}")
+    except ConfigError as error:
+        raise ConfigError(
+            f"{error}; fix WAREHOUSE__{name.upper()} or [warehouse] in .dlt/config.toml"
+        ) from None
+
+
 def make_client(settings: ApiSettings, **overrides: Any) -> RefinerClient:
     """A RefinerClient configured from `settings`; `overrides` go to its constructor."""
     from sources.refiner.client import RefinerClient
@@ -152,12 +214,12 @@ def make_client(settings: ApiSettings, **overrides: Any) -> RefinerClient:
     return RefinerClient(settings.api_key, settings.base_url, **options)
 
 
-def check_destination(destination: str) -> str:
+def check_destination(destination: str, option: str = "--destination") -> str:
     """Return `destination` if the project supports it; ConfigError (exit 2) naming the ones
     it does otherwise."""
     if destination not in DESTINATIONS:
         raise ConfigError(
-            f"Unknown --destination {destination!r}: destination must be one of "
+            f"Unknown {option} {destination!r}: destination must be one of "
             f"{', '.join(DESTINATIONS)}"
         )
     return destination

@@ -117,13 +117,9 @@ def workspace(
 
 @pytest.fixture
 def dlt_project(tmp_path: Path) -> Iterator[DltProject]:
-    """An empty dlt project (tmp_path/.dlt) that dlt's providers read; every
-    SOURCES__REFINER__* variable is removed for the test and restored after it."""
-    saved = {
-        name: os.environ.pop(name)
-        for name in list(os.environ)
-        if name.startswith("SOURCES__REFINER__") or name == "DLT_PROJECT_DIR"
-    }
+    """An empty dlt project (tmp_path/.dlt) that dlt's providers read; every SOURCES__REFINER__*,
+    WAREHOUSE__* and DIGEST__* variable is removed for the test and restored after it."""
+    saved = {name: os.environ.pop(name) for name in list(os.environ) if _project_variable(name)}
     (tmp_path / ".dlt").mkdir()
     os.environ["DLT_PROJECT_DIR"] = str(tmp_path)
     reload_dlt_providers()
@@ -131,7 +127,13 @@ def dlt_project(tmp_path: Path) -> Iterator[DltProject]:
         yield DltProject(tmp_path)
     finally:
         for name in list(os.environ):
-            if name.startswith("SOURCES__REFINER__") or name == "DLT_PROJECT_DIR":
+            if _project_variable(name):
                 del os.environ[name]
         os.environ.update(saved)
         reload_dlt_providers()
+
+
+def _project_variable(name: str) -> bool:
+    return name.startswith(("SOURCES__REFINER__", "WAREHOUSE__", "DIGEST__")) or (
+        name == "DLT_PROJECT_DIR"
+    )

@@ -11,11 +11,15 @@ from datetime import date, datetime
 
 import typer
 
-from pipelines.cli.sync import _DESTINATION, _DUCKDB_PATH
-from pipelines.defaults import DEFAULT_ANALYTICS_SCHEMA, DEFAULT_DATASET
+from pipelines.cli.options import ANALYTICS_SCHEMA, DATASET, DESTINATION, DUCKDB_PATH
 from pipelines.errors import ConfigError
 
-_TO = typer.Option(None, "--to", help="stdout (default), file, email or slack; repeat for several.")
+_TO = typer.Option(
+    None,
+    "--to",
+    help="stdout, file, email or slack; repeat for several (default: [digest] targets, else "
+    "stdout).",
+)
 
 
 def digest_command(
@@ -25,11 +29,17 @@ def digest_command(
     yesterday: bool = typer.Option(
         False, "--yesterday", help="Yesterday in --timezone (the default; last week for weeks)."
     ),
-    timezone: str = typer.Option("UTC", "--timezone", help="IANA time zone of the days."),
+    timezone: str | None = typer.Option(
+        None,
+        "--timezone",
+        help="IANA time zone of the days (default: [digest] timezone, else UTC).",
+    ),
     period: str = typer.Option("day", "--period", help="day or week (Monday to Sunday)."),
     to: list[str] | None = _TO,
-    output_dir: str = typer.Option(
-        "digest", "--output-dir", help="Directory that --to file writes into."
+    output_dir: str | None = typer.Option(
+        None,
+        "--output-dir",
+        help="Directory that --to file writes into (default: [digest] output_dir, else digest).",
     ),
     summarizer: str = typer.Option(
         "extractive", "--summarizer", help="none, extractive or openai (settings digest.llm_*)."
@@ -37,32 +47,35 @@ def digest_command(
     skip_empty: bool = typer.Option(
         False, "--skip-empty", help="Send nothing when the period has no responses."
     ),
-    destination: str = _DESTINATION,
-    duckdb_path: str = _DUCKDB_PATH,
-    dataset: str = typer.Option(DEFAULT_DATASET, "--dataset", help="Dataset `load` wrote."),
-    analytics_schema: str = typer.Option(
-        DEFAULT_ANALYTICS_SCHEMA, "--analytics-schema", help="Schema `transform` built."
-    ),
+    destination: str | None = DESTINATION,
+    duckdb_path: str | None = DUCKDB_PATH,
+    dataset: str | None = DATASET,
+    analytics_schema: str | None = ANALYTICS_SCHEMA,
 ) -> None:
     """Send a digest of NPS, CSAT, responses and top comments, from the dbt marts."""
     from rich.console import Console
 
+    from pipelines.config import resolve_warehouse
     from pipelines.digest import run_digest
+    from pipelines.digest.settings import digest_defaults
 
     if day is not None and yesterday:
         raise ConfigError("Use either --date or --yesterday, not both.")
+    warehouse = resolve_warehouse(destination, dataset, analytics_schema, duckdb_path)
+    defaults = digest_defaults()
+    output_dir = output_dir or defaults.output_dir
     result = run_digest(
         date=_parse_date(day),
-        timezone=timezone,
+        timezone=timezone or defaults.timezone,
         period=period,
-        to=to or ("stdout",),
+        to=to or defaults.targets or ("stdout",),
         output_dir=output_dir,
         summarizer=summarizer,
         skip_empty=skip_empty,
-        destination=destination,
-        duckdb_path=duckdb_path,
-        dataset=dataset,
-        analytics_schema=analytics_schema,
+        destination=warehouse.destination,
+        duckdb_path=warehouse.duckdb_path,
+        dataset=warehouse.dataset,
+        analytics_schema=warehouse.analytics_schema,
     )
     status = Console(stderr=True, highlight=False, soft_wrap=True)
     if result.skipped:

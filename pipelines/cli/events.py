@@ -14,20 +14,18 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from pipelines.defaults import DEFAULT_DATASET
+from pipelines.cli.options import DATASET, DESTINATION, DUCKDB_PATH
 from pipelines.errors import ConfigError
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from pipelines.events.service import ServiceOptions
     from pipelines.events.spool import Spool
 
 SPOOL_HELP = "The receiver's spool (SQLite); its dlt working folder sits beside it."
 _spool = typer.Option(Path("refiner_events/spool.sqlite"), "--spool", help=SPOOL_HELP)
 _rules = typer.Option(None, "--rules", help="Rules file (TOML) of actions to run.")
-_destination = typer.Option("duckdb", help="duckdb or postgres (credentials via dlt).")
-_dataset = typer.Option(DEFAULT_DATASET, help="Dataset (schema) of the webhook_* tables.")
-_duckdb_path = typer.Option(None, help="DuckDB file (default as for `refiner load`).")
 
 events_app = typer.Typer(help="Inspect and re-run the receiver's actions.", no_args_is_help=True)
 
@@ -36,9 +34,9 @@ def listen(
     host: str = typer.Option("127.0.0.1", help="Address to bind."),
     port: int = typer.Option(8787, help="Port to bind."),
     rules: Path | None = _rules,
-    destination: str = _destination,
-    dataset: str = _dataset,
-    duckdb_path: str | None = _duckdb_path,
+    destination: str | None = DESTINATION,
+    dataset: str | None = DATASET,
+    duckdb_path: str | None = DUCKDB_PATH,
     spool: Path = _spool,
     insecure: bool = typer.Option(
         False, "--insecure", help="Run without a webhook secret, on loopback only."
@@ -46,9 +44,8 @@ def listen(
 ) -> None:
     """Receive Refiner webhooks at POST /webhooks/refiner; land them and run the rules."""
     from pipelines.events.receiver import serve
-    from pipelines.events.service import ServiceOptions
 
-    options = ServiceOptions(spool, destination, dataset, duckdb_path, rules)
+    options = _service_options(spool, destination, dataset, duckdb_path, rules)
     serve(options, host, port, insecure=insecure, announce=_say)
 
 
@@ -58,16 +55,15 @@ def watch(
         "1h", help="How far back the first poll reads (later polls start at the cursor)."
     ),
     rules: Path | None = _rules,
-    destination: str = _destination,
-    dataset: str = _dataset,
-    duckdb_path: str | None = _duckdb_path,
+    destination: str | None = DESTINATION,
+    dataset: str | None = DATASET,
+    duckdb_path: str | None = DUCKDB_PATH,
     spool: Path = _spool,
 ) -> None:
     """Poll Refiner for new completed responses; feed the same spool, dedup and rules."""
-    from pipelines.events.service import ServiceOptions
     from pipelines.events.watch import run_watch
 
-    options = ServiceOptions(spool, destination, dataset, duckdb_path, rules)
+    options = _service_options(spool, destination, dataset, duckdb_path, rules)
     first = timedelta(seconds=parse_interval(lookback, "--lookback"))
     run_watch(options, parse_interval(every), first_lookback=first, announce=_say)
 
@@ -109,6 +105,23 @@ def parse_interval(text: str, option: str = "--every") -> float:
     if match is None or float(match.group(1)) <= 0:
         raise ConfigError(f"{option} {text!r}: use a positive duration, e.g. 60s, 5m or 1h")
     return float(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+
+
+def _service_options(
+    spool: Path,
+    destination: str | None,
+    dataset: str | None,
+    duckdb_path: str | None,
+    rules: Path | None,
+) -> ServiceOptions:
+    """The receiver's options, its warehouse from the flags, else `[warehouse]`."""
+    from pipelines.config import resolve_warehouse
+    from pipelines.events.service import ServiceOptions
+
+    warehouse = resolve_warehouse(destination, dataset, duckdb_path=duckdb_path)
+    return ServiceOptions(
+        spool, warehouse.destination, warehouse.dataset, str(warehouse.duckdb_path), rules
+    )
 
 
 def _existing_spool(path: Path) -> Spool:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from typer.core import TyperCommand
 
-from pipelines.defaults import DEFAULT_DATASET
+from pipelines.cli.options import DATASET, DESTINATION, DUCKDB_PATH
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -42,10 +42,8 @@ class _LoadCommand(TyperCommand):
 
 
 def load(
-    destination: str = typer.Option(
-        "duckdb", help="Warehouse: duckdb or postgres (credentials via dlt)."
-    ),
-    dataset: str = typer.Option(DEFAULT_DATASET, help="Dataset (schema) to load into."),
+    destination: str | None = DESTINATION,
+    dataset: str | None = DATASET,
     resources: str | None = typer.Option(
         None,
         help="Comma list among contacts, forms, responses, segments, reporting, account_usage.",
@@ -64,9 +62,7 @@ def load(
     full_refresh: bool = typer.Option(
         False, "--full-refresh", help="Drop this source's tables and state, then load all."
     ),
-    duckdb_path: str | None = typer.Option(
-        None, help="DuckDB file (default: DESTINATION__DUCKDB__CREDENTIALS or ./refiner.duckdb)."
-    ),
+    duckdb_path: str | None = DUCKDB_PATH,
     pipelines_dir: str | None = typer.Option(None, help=_PIPELINES_DIR_HELP.format(folder="dlt's")),
     api_key: str | None = typer.Option(
         None, help="Refiner API key (default: SOURCES__REFINER__API_KEY or .dlt/secrets.toml)."
@@ -78,22 +74,24 @@ def load(
     A full load (no --resources) also copies the MCP server's audit log, when there is one,
     into `mcp_audit_log`.
     """
+    from pipelines.config import resolve_warehouse
     from pipelines.load.run import run_load
     from pipelines.mcp.audit_load import audit_log_resource
     from pipelines.mcp.settings import resolve_mcp_settings
 
+    warehouse = resolve_warehouse(destination, dataset, duckdb_path=duckdb_path)
     audit_log = resolve_mcp_settings().audit_log
     extras = [] if resources or not audit_log.exists() else [audit_log_resource(audit_log)]
     summary = _with_progress(
         lambda progress: run_load(
-            destination=destination,
-            dataset=dataset,
+            destination=warehouse.destination,
+            dataset=warehouse.dataset,
             resources=resources.split(",") if resources else None,
             since=since,
             until=until,
             reconcile=reconcile,
             full_refresh=full_refresh,
-            duckdb_path=duckdb_path,
+            duckdb_path=warehouse.duckdb_path,
             pipelines_dir=pipelines_dir,
             api_key=api_key,
             base_url=base_url,

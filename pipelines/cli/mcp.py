@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import typer
 
-from pipelines.defaults import DEFAULT_ANALYTICS_SCHEMA, DEFAULT_DATASET
-from pipelines.errors import ConfigError
-
-_DESTINATIONS = ("duckdb", "postgres")
+from pipelines.cli.options import DESTINATION, DUCKDB_PATH
 
 
 def mcp(
@@ -25,8 +22,8 @@ def mcp(
     sql: bool = typer.Option(
         True,
         "--sql/--no-sql",
-        help=f"Serve describe_warehouse and query_warehouse (read-only SQL on {DEFAULT_DATASET} "
-        f"and {DEFAULT_ANALYTICS_SCHEMA}).",
+        help="Serve describe_warehouse and query_warehouse (read-only SQL on the dataset "
+        "`load` writes and the schema of the dbt models).",
     ),
     http: bool = typer.Option(
         False, "--http", help="Serve streamable HTTP at /mcp instead of stdio; needs a token."
@@ -38,12 +35,8 @@ def mcp(
         help="JSON-lines audit log (default: SOURCES__REFINER__MCP_AUDIT_LOG, else "
         "./refiner-mcp-audit.jsonl).",
     ),
-    destination: str = typer.Option(
-        "duckdb", help="Warehouse for the SQL tools: duckdb or postgres."
-    ),
-    duckdb_path: str | None = typer.Option(
-        None, help="DuckDB file (default: DESTINATION__DUCKDB__CREDENTIALS or ./refiner.duckdb)."
-    ),
+    destination: str | None = DESTINATION,
+    duckdb_path: str | None = DUCKDB_PATH,
     query_timeout: float = typer.Option(
         30.0, min=0.1, help="Seconds before a query is interrupted."
     ),
@@ -59,7 +52,7 @@ def mcp(
     The API key comes from SOURCES__REFINER__API_KEY or .dlt/secrets.toml. Every call is
     appended to the audit log, without secrets.
     """
-    from pipelines.config import make_client, resolve_api_settings
+    from pipelines.config import make_client, resolve_api_settings, resolve_warehouse
     from pipelines.mcp.settings import (
         allowed_tools,
         check_http_host,
@@ -67,8 +60,7 @@ def mcp(
         resolve_mcp_settings,
     )
 
-    if destination not in _DESTINATIONS:
-        raise ConfigError(f"--destination {destination!r}: use duckdb or postgres")
+    warehouse_settings = resolve_warehouse(destination, duckdb_path=duckdb_path)
     scopes = parse_scopes(allow, sql=sql)
     settings = resolve_mcp_settings(audit_log)
     if http:
@@ -84,8 +76,9 @@ def mcp(
     audit = AuditLog(settings.audit_log, secrets=(api.api_key, settings.token))
     audit.check_writable()
     warehouse = WarehouseTools(
-        destination=destination,
-        duckdb_path=duckdb_path,
+        destination=warehouse_settings.destination,
+        duckdb_path=str(warehouse_settings.duckdb_path),
+        schemas=(warehouse_settings.dataset, warehouse_settings.analytics_schema),
         timeout_s=query_timeout,
         max_chars=max_chars,
     )

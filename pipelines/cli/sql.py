@@ -16,6 +16,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import typer
 
+from pipelines.cli.options import DESTINATION, DUCKDB_PATH
 from pipelines.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -36,10 +37,8 @@ def sql_command(
     ),
     file: str | None = typer.Option(None, "--file", "-f", help="Read the SQL from this file."),
     list_saved: bool = typer.Option(False, "--list", help="List the saved queries and exit."),
-    destination: str = typer.Option("duckdb", help="Warehouse: duckdb or postgres."),
-    duckdb_path: str | None = typer.Option(
-        None, help="DuckDB file (default: DESTINATION__DUCKDB__CREDENTIALS or ./refiner.duckdb)."
-    ),
+    destination: str | None = DESTINATION,
+    duckdb_path: str | None = DUCKDB_PATH,
     output_format: str = typer.Option(
         "table", "--format", help="table, csv, json (one object per line) or parquet."
     ),
@@ -64,13 +63,17 @@ def sql_command(
         raise ConfigError(f"--format must be one of {', '.join(FORMATS)}; got {output_format!r}.")
     if output_format == "parquet" and not output:
         raise ConfigError("--format parquet writes a file: add --output FILE.parquet.")
+    from pipelines.config import resolve_warehouse
+
     statement = _statement(query, file)
+    warehouse = resolve_warehouse(destination, duckdb_path=duckdb_path)
+    where = (warehouse.destination, str(warehouse.duckdb_path))
     with _one_line_errors():
         if output_format == "table":
             shown = DEFAULT_TABLE_ROWS if max_rows is None else max_rows
-            _print_table(statement, destination, duckdb_path, shown, timeout)
+            _print_table(statement, *where, shown, timeout)
         else:
-            _export(statement, destination, duckdb_path, output_format, output, max_rows, timeout)
+            _export(statement, *where, output_format, output, max_rows, timeout)
 
 
 def _statement(query: str | None, file: str | None) -> str:

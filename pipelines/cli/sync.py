@@ -8,12 +8,15 @@ any row failed or was invalid (RowsFailed), 2 for bad options or input (includin
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
-from pipelines.defaults import DEFAULT_ANALYTICS_SCHEMA, DEFAULT_DATASET
+from pipelines.cli.options import ANALYTICS_SCHEMA, DATASET, DESTINATION, DUCKDB_PATH
+
+if TYPE_CHECKING:
+    from pipelines.sync.runs import WarehouseTarget
 
 
 def _client(api_key: str | None, base_url: str | None, requests_per_minute: float | None) -> Any:
@@ -24,11 +27,25 @@ def _client(api_key: str | None, base_url: str | None, requests_per_minute: floa
     return make_client(settings, **overrides), settings.api_key
 
 
-_DESTINATION = typer.Option("duckdb", "--destination", help="Warehouse: duckdb or postgres.")
-_DUCKDB_PATH = typer.Option("refiner.duckdb", "--duckdb-path", help="DuckDB file `load` wrote.")
-_DATASET = typer.Option(
-    DEFAULT_DATASET, "--dataset", help="Dataset (schema) `load` wrote; sync tables go here too."
-)
+def _target(
+    destination: str | None,
+    duckdb_path: str | None,
+    dataset: str | None,
+    analytics_schema: str | None = None,
+) -> WarehouseTarget:
+    """The warehouse the sync reads and logs to: the flags, else `[warehouse]`."""
+    from pipelines.config import resolve_warehouse
+    from pipelines.sync.runs import WarehouseTarget
+
+    warehouse = resolve_warehouse(destination, dataset, analytics_schema, duckdb_path)
+    return WarehouseTarget(
+        warehouse.destination,
+        str(warehouse.duckdb_path),
+        warehouse.dataset,
+        warehouse.analytics_schema,
+    )
+
+
 _ID_COLUMN = typer.Option(None, "--id-column", help="Column sent as `id` (default remote_id).")
 _EMAIL_COLUMN = typer.Option(
     None, "--email-column", help="Column sent as `email` when the id is NULL (default email)."
@@ -55,9 +72,7 @@ def push_traits_command(
     model: str | None = typer.Option(
         None, "--model", help="dbt model in --analytics-schema (default contact_traits)."
     ),
-    analytics_schema: str = typer.Option(
-        DEFAULT_ANALYTICS_SCHEMA, "--analytics-schema", help="Schema the dbt models are in."
-    ),
+    analytics_schema: str | None = ANALYTICS_SCHEMA,
     table: str | None = typer.Option(None, "--table", help="Read schema.name instead."),
     sql: str | None = typer.Option(None, "--sql", help="Read a single SELECT instead."),
     sync_name: str | None = typer.Option(
@@ -78,9 +93,9 @@ def push_traits_command(
     null: str = typer.Option(
         "skip", "--null", help="NULL values: skip the trait, or clear it (send empty)."
     ),
-    destination: str = _DESTINATION,
-    duckdb_path: str = _DUCKDB_PATH,
-    dataset: str = _DATASET,
+    destination: str | None = DESTINATION,
+    duckdb_path: str | None = DUCKDB_PATH,
+    dataset: str | None = DATASET,
     dry_run: bool = _DRY_RUN,
     max_changes: int | None = _MAX_CHANGES,
     yes: bool = _YES,
@@ -96,7 +111,6 @@ def push_traits_command(
     from pipelines.sync.mapping import parse_pairs
     from pipelines.sync.runs import (
         TraitOptions,
-        WarehouseTarget,
         check_max_changes,
         execute,
         prepare_traits,
@@ -105,7 +119,7 @@ def push_traits_command(
     if null not in ("skip", "clear"):
         raise ConfigError(f"--null must be skip or clear, got {null!r}.")
     console = Console(highlight=False)
-    target = WarehouseTarget(destination, duckdb_path, dataset, analytics_schema)
+    target = _target(destination, duckdb_path, dataset, analytics_schema)
     options = TraitOptions(
         sync_name=sync_name,
         id_column=id_column,
@@ -137,9 +151,9 @@ def push_events_command(
         None, "--id-column", help="Column sent as `id` (default identifier, remote_id or id)."
     ),
     email_column: str | None = _EMAIL_COLUMN,
-    destination: str = _DESTINATION,
-    duckdb_path: str = _DUCKDB_PATH,
-    dataset: str = _DATASET,
+    destination: str | None = DESTINATION,
+    duckdb_path: str | None = DUCKDB_PATH,
+    dataset: str | None = DATASET,
     dry_run: bool = _DRY_RUN,
     max_changes: int | None = _MAX_CHANGES,
     yes: bool = _YES,
@@ -150,10 +164,10 @@ def push_events_command(
 ) -> None:
     """Track events in Refiner (track-event), once per row_key."""
     from pipelines.cli.render import render_event_plan, render_report
-    from pipelines.sync.runs import WarehouseTarget, check_max_changes, execute, prepare_events
+    from pipelines.sync.runs import check_max_changes, execute, prepare_events
 
     console = Console(highlight=False)
-    target = WarehouseTarget(destination, duckdb_path, dataset)
+    target = _target(destination, duckdb_path, dataset)
     plan = prepare_events(target, sql, id_column=id_column, email_column=email_column)
     if dry_run:
         render_event_plan(console, plan)

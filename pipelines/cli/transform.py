@@ -9,19 +9,14 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
-from pipelines.cli.sync import _DESTINATION, _DUCKDB_PATH
-from pipelines.defaults import DEFAULT_ANALYTICS_SCHEMA, DEFAULT_DATASET
+from pipelines.cli.options import ANALYTICS_SCHEMA, DATASET, DESTINATION, DUCKDB_PATH
 
 
 def transform_command(
-    destination: str = _DESTINATION,
-    duckdb_path: str = _DUCKDB_PATH,
-    dataset: str = typer.Option(
-        DEFAULT_DATASET, "--dataset", help="Dataset (schema) `load` wrote."
-    ),
-    analytics_schema: str = typer.Option(
-        DEFAULT_ANALYTICS_SCHEMA, "--analytics-schema", help="Schema the models are built in."
-    ),
+    destination: str | None = DESTINATION,
+    duckdb_path: str | None = DUCKDB_PATH,
+    dataset: str | None = DATASET,
+    analytics_schema: str | None = ANALYTICS_SCHEMA,
     responses_include: str | None = typer.Option(
         None,
         "--responses-include",
@@ -30,13 +25,15 @@ def transform_command(
     quiet: bool = typer.Option(False, "--quiet", help="Print only errors and the summary."),
 ) -> None:
     """Run `dbt build` (models, tests, unit tests) on the warehouse that `load` wrote."""
+    from pipelines.config import resolve_warehouse
     from pipelines.transform import run_transform
 
+    warehouse = resolve_warehouse(destination, dataset, analytics_schema, duckdb_path)
     result = run_transform(
-        destination,
-        duckdb_path,
-        dataset,
-        analytics_schema=analytics_schema,
+        warehouse.destination,
+        warehouse.duckdb_path,
+        warehouse.dataset,
+        analytics_schema=warehouse.analytics_schema,
         responses_include=responses_include,
         quiet=quiet,
     )

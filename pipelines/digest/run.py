@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date as Date
 from pathlib import Path
-from typing import Literal, cast
+from typing import cast
 
 from pipelines.defaults import DEFAULT_ANALYTICS_SCHEMA, DEFAULT_DATASET, DEFAULT_DUCKDB_PATH
 from pipelines.digest.chart import nps_trend_png
@@ -24,20 +24,21 @@ from pipelines.digest.model import Digest
 from pipelines.digest.periods import resolve_period
 from pipelines.digest.render import render_text
 from pipelines.digest.settings import (
+    DEFAULT_OUTPUT_DIR,
+    DEFAULT_TIMEZONE,
     EmailSettings,
     LlmSettings,
     SlackSettings,
+    Target,
     email_settings,
     llm_settings,
+    parse_targets,
     slack_settings,
 )
 from pipelines.digest.summarize import SUMMARIZERS, SummarizerName, summarize
 from pipelines.errors import ConfigError
 from pipelines.sync.warehouse import Warehouse, open_warehouse
 
-Target = Literal["stdout", "file", "email", "slack"]
-TARGETS: tuple[Target, ...] = ("stdout", "file", "email", "slack")
-DEFAULT_OUTPUT_DIR = "digest"
 BUSY_WAIT_SECONDS = 60.0
 
 
@@ -63,7 +64,7 @@ class _Delivery:
 def run_digest(
     *,
     date: Date | None = None,
-    timezone: str = "UTC",
+    timezone: str = DEFAULT_TIMEZONE,
     period: str = "day",
     to: Sequence[str] = ("stdout",),
     output_dir: str | Path | None = None,
@@ -80,7 +81,7 @@ def run_digest(
     Raises ConfigError for bad options, missing settings or missing marts (exit 2), and
     DeliveryError when an email or Slack message cannot be sent (exit 1).
     """
-    targets = _targets(to)
+    targets = list(parse_targets(to))
     if summarizer not in SUMMARIZERS:
         raise ConfigError(
             f"--summarizer must be one of {', '.join(SUMMARIZERS)}; got {summarizer!r}."
@@ -146,22 +147,6 @@ def _is_busy(error: BaseException) -> bool:
     import duckdb
 
     return isinstance(error, duckdb.IOException) and "lock" in str(error).lower()
-
-
-def _targets(to: Sequence[str]) -> list[Target]:
-    if isinstance(to, str):
-        to = [to]
-    chosen: list[Target] = []
-    for name in to:
-        for part in name.split(","):
-            target = part.strip()
-            if target not in TARGETS:
-                raise ConfigError(f"--to must be among {', '.join(TARGETS)}; got {target!r}.")
-            if target not in chosen:
-                chosen.append(cast(Target, target))
-    if not chosen:
-        raise ConfigError(f"--to needs at least one of {', '.join(TARGETS)}.")
-    return chosen
 
 
 def _delivery_settings(targets: list[Target], summarizer: str) -> _Delivery:

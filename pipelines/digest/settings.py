@@ -8,21 +8,75 @@ Like `[sources.refiner]` (see pipelines/config.py), every key can be set in `.dl
   (a list, or addresses separated by commas), `smtp_timeout_seconds` (30);
 - Slack: `slack_webhook_url` (secret), `chart_base_url` (where `nps_trend.png` is served);
 - summariser: `llm_base_url`, `llm_model`, `llm_api_key` (secret), `llm_include_identities`
-  (false), `llm_timeout_seconds` (30).
+  (false), `llm_timeout_seconds` (30);
+- the defaults of `refiner digest`'s flags, which the scheduled digest uses too: `timezone`
+  (UTC), `targets` (a list among stdout, file, email, slack; unset, the command prints to
+  stdout and the schedule writes files), `output_dir` (digest).
 
 Secrets are kept out of every repr, and no error message quotes them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, cast
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pipelines.errors import ConfigError
 
 SECTION = "digest"
 DEFAULT_TIMEOUT_SECONDS = 30.0
+DEFAULT_TIMEZONE = "UTC"
+DEFAULT_OUTPUT_DIR = "digest"
 T = TypeVar("T", bool, int, float)
+Target = Literal["stdout", "file", "email", "slack"]
+TARGETS: tuple[Target, ...] = ("stdout", "file", "email", "slack")
+
+
+@dataclass(frozen=True)
+class DigestDefaults:
+    """What a digest uses where no flag says otherwise. `targets` is None when not set."""
+
+    timezone: str = DEFAULT_TIMEZONE
+    targets: tuple[Target, ...] | None = None
+    output_dir: str = DEFAULT_OUTPUT_DIR
+
+
+def digest_defaults() -> DigestDefaults:
+    """`[digest]` timezone, targets and output_dir; ConfigError naming the key for an unknown
+    time zone or target."""
+    timezone = _text("timezone") or DEFAULT_TIMEZONE
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"{SECTION}.timezone {timezone!r} is not an IANA time zone such as Europe/Berlin; "
+            "fix DIGEST__TIMEZONE or [digest] in .dlt/config.toml."
+        ) from None
+    configured = _value("targets")
+    return DigestDefaults(
+        timezone=timezone,
+        targets=None if configured is None else parse_targets(configured, f"{SECTION}.targets"),
+        output_dir=_text("output_dir") or DEFAULT_OUTPUT_DIR,
+    )
+
+
+def parse_targets(value: str | Sequence[str], option: str = "--to") -> tuple[Target, ...]:
+    """Targets from a list, each item possibly comma-separated, without repeats; ConfigError
+    naming `option` for an unknown target or an empty list."""
+    names = [value] if isinstance(value, str) else list(value)
+    chosen: list[Target] = []
+    for name in names:
+        for part in str(name).split(","):
+            target = part.strip()
+            if target not in TARGETS:
+                raise ConfigError(f"{option} must be among {', '.join(TARGETS)}; got {target!r}.")
+            if target not in chosen:
+                chosen.append(cast(Target, target))
+    if not chosen:
+        raise ConfigError(f"{option} needs at least one of {', '.join(TARGETS)}.")
+    return tuple(chosen)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from pipelines.config import ApiSettings, resolve_api_settings
+from pipelines.config import ApiSettings, check_destination, resolve_api_settings
 from pipelines.defaults import DEFAULT_DATASET
 from pipelines.errors import ConfigError
 from pipelines.events.actions import ActionSecrets, Actuator
@@ -27,7 +27,6 @@ logger = logging.getLogger(__name__)
 
 SECTION = "sources.refiner"
 DEFAULT_SPOOL = "refiner_events/spool.sqlite"
-DESTINATIONS = ("duckdb", "postgres")
 
 
 @dataclass(frozen=True)
@@ -60,10 +59,7 @@ class EventsService:
 
     def __init__(self, options: ServiceOptions, api: ApiSettings | None = None) -> None:
         """`api` overrides the Refiner client settings otherwise resolved from the config."""
-        if options.destination not in DESTINATIONS:
-            raise ConfigError(
-                f"--destination {options.destination!r}: use one of {', '.join(DESTINATIONS)}"
-            )
+        check_destination(options.destination)
         self.options = options
         self.rules: list[Rule] = load_rules(options.rules_path) if options.rules_path else []
         self.spool = Spool(options.spool_path)

@@ -22,6 +22,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_e
 # pydantic reads output schemas from TypedDicts, and on Python 3.11 only from these.
 from typing_extensions import TypedDict
 
+from pipelines.defaults import DEFAULT_ANALYTICS_SCHEMA, DEFAULT_DATASET
 from pipelines.errors import ConfigError
 from pipelines.mcp.audit import refuse
 from pipelines.query.engine import (
@@ -84,11 +85,14 @@ class WarehouseTools:
         *,
         destination: str = "duckdb",
         duckdb_path: str | None = None,
+        schemas: tuple[str, str] = (DEFAULT_DATASET, DEFAULT_ANALYTICS_SCHEMA),
         timeout_s: float = DEFAULT_TIMEOUT_S,
         max_chars: int = DEFAULT_MAX_CHARS,
     ) -> None:
+        """`schemas` are the dataset `refiner load` writes and the schema of the dbt models."""
         self._destination = destination
         self._duckdb_path = duckdb_path
+        self._schemas = schemas
         self._timeout_s = timeout_s
         self._max_chars = max_chars
 
@@ -102,6 +106,7 @@ class WarehouseTools:
                 lambda: describe_warehouse(
                     destination=self._destination,
                     duckdb_path=self._duckdb_path,
+                    schemas=self._schemas,
                     timeout_s=self._timeout_s,
                 )
             )

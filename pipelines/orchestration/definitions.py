@@ -34,9 +34,9 @@ def build_definitions(settings: OrchestrationSettings | None = None) -> Definiti
     project = dbt_project()
     return Definitions(
         assets=[
-            build_load_assets(settings),
-            build_transform_assets(settings, project),
-            build_sync_assets(settings),
+            build_load_assets(settings.warehouse),
+            build_transform_assets(settings.warehouse, project),
+            build_sync_assets(settings.warehouse),
             build_digest_assets(settings),
             *webhook_table_specs(project),
         ],

@@ -1,8 +1,8 @@
 """`daily_digest`: yesterday's digest (in `[digest] timezone`), after the marts it reads.
 
-It runs `run_digest` as `refiner digest --yesterday --skip-empty` would, delivering to the
-targets in `[orchestration] digest_to` (default: files in `digest_output_dir`, ./digest). A day
-without responses sends nothing and says so in the materialization's metadata.
+It runs `run_digest` as `refiner digest --yesterday --skip-empty` would, with the same
+`[digest]` defaults, delivering to `[digest] targets` (unset: files in `[digest] output_dir`,
+./digest). A day without responses sends nothing and says so in the materialization's metadata.
 """
 
 from dagster import AssetExecutionContext, AssetKey, AssetsDefinition, MaterializeResult, asset
@@ -18,6 +18,7 @@ DIGEST_MARTS = ("fct_responses", "fct_answers", "dim_forms", "dim_contacts")
 
 def build_digest_assets(settings: OrchestrationSettings) -> AssetsDefinition:
     """The `daily_digest` asset, downstream of DIGEST_MARTS."""
+    warehouse = settings.warehouse
 
     @asset(
         key=DAILY_DIGEST,
@@ -30,14 +31,14 @@ def build_digest_assets(settings: OrchestrationSettings) -> AssetsDefinition:
     def daily_digest(context: AssetExecutionContext) -> MaterializeResult:
         try:
             result = run_digest(
-                timezone=settings.digest.timezone,
-                to=settings.digest_to,
-                output_dir=settings.digest_output_dir,
+                timezone=settings.digest_defaults.timezone,
+                to=settings.digest_targets,
+                output_dir=settings.digest_defaults.output_dir,
                 skip_empty=True,
-                destination=settings.destination,
-                duckdb_path=settings.duckdb_path(),
-                dataset=settings.dataset,
-                analytics_schema=settings.analytics_schema,
+                destination=warehouse.destination,
+                duckdb_path=warehouse.duckdb_path,
+                dataset=warehouse.dataset,
+                analytics_schema=warehouse.analytics_schema,
             )
         except Exception as error:
             raise step_failure(error) from error

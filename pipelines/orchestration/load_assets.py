@@ -26,11 +26,11 @@ from dagster import (
     multi_asset,
 )
 
+from pipelines.config import WarehouseSettings
 from pipelines.errors import LoadInProgressError
 from pipelines.load.run import LoadSummary, run_load
 from pipelines.orchestration.failures import RETRY_POLICY, step_failure
 from pipelines.orchestration.keys import LOAD_GROUP, loaded_tables, raw_table_key
-from pipelines.orchestration.settings import OrchestrationSettings
 
 LOAD_OP = "refiner_load"
 LOAD_POOL = "refiner_load"
@@ -44,15 +44,15 @@ class LoadConfig(Config):
     """Sweep all contacts and delete those gone from Refiner (`refiner load --reconcile`)."""
 
 
-def build_load_assets(settings: OrchestrationSettings) -> AssetsDefinition:
-    """The `refiner_load` multi-asset for `settings`' destination and dataset."""
+def build_load_assets(warehouse: WarehouseSettings) -> AssetsDefinition:
+    """The `refiner_load` multi-asset for the warehouse's destination and dataset."""
     specs = [
         AssetSpec(
             key=raw_table_key(table),
             group_name=LOAD_GROUP,
-            kinds={"dlt", settings.destination},
-            description=f"Table {settings.dataset}.{table}, written by `refiner load`.",
-            metadata={"dagster/table_name": f"{settings.dataset}.{table}"},
+            kinds={"dlt", warehouse.destination},
+            description=f"Table {warehouse.dataset}.{table}, written by `refiner load`.",
+            metadata={"dagster/table_name": f"{warehouse.dataset}.{table}"},
             skippable=True,
         )
         for table in loaded_tables()
@@ -70,10 +70,10 @@ def build_load_assets(settings: OrchestrationSettings) -> AssetsDefinition:
     ) -> Iterator[MaterializeResult]:
         try:
             summary = run_load(
-                destination=settings.destination,
-                dataset=settings.dataset,
+                destination=warehouse.destination,
+                dataset=warehouse.dataset,
                 reconcile=config.reconcile,
-                duckdb_path=_duckdb_path(settings),
+                duckdb_path=warehouse.duckdb_path,
             )
         except LoadInProgressError as busy:
             reason = f"load skipped: {busy}"
@@ -102,7 +102,3 @@ def load_metadata(summary: LoadSummary, table: str) -> dict[str, Any]:
         "load_ids": ", ".join(summary.load_ids) or "none",
         "pipeline": summary.pipeline_name,
     }
-
-
-def _duckdb_path(settings: OrchestrationSettings) -> str | None:
-    return str(settings.duckdb_path()) if settings.destination == "duckdb" else None

@@ -64,7 +64,7 @@ def refiner_jobs() -> list[Any]:
         define_asset_job(
             DIGEST_JOB,
             selection=AssetSelection.assets(DAILY_DIGEST),
-            description="Yesterday's digest from the marts, to [orchestration] digest_to.",
+            description="Yesterday's digest from the marts, to [digest] targets (default: files).",
         ),
     ]
 

@@ -1,41 +1,35 @@
-"""What the Dagster definitions read from dlt's configuration, with the CLI's defaults.
+"""What the Dagster definitions read from dlt's configuration.
 
-The Refiner key, base URL and warehouse credentials are not read here: `run_load`, dbt's
-profile and the reverse sync resolve them at run time from the same keys and files as the
-CLI (`SOURCES__REFINER__API_KEY`, `DESTINATION__DUCKDB__CREDENTIALS`,
-`DESTINATION__POSTGRES__CREDENTIALS`, `.dlt/*.toml`). The `[orchestration]` section holds
-what the CLI takes as flags (destination, dataset, analytics schema, with the flags' defaults)
-and the schedules:
+Nothing here is Dagster's own but the schedules. The warehouse (`[warehouse]` destination,
+dataset, analytics schema; the DuckDB file) and the scheduled digest's time zone, targets and
+output folder (`[digest]`) are resolved by the same functions the CLI uses for its flags'
+defaults, and the Refiner key, base URL and credentials by `run_load`, dbt's profile and the
+reverse sync at run time, from the same keys and files. The `[orchestration]` section holds
+the cron lines:
 
     [orchestration]
-    destination = "duckdb"            # refiner load --destination
-    dataset = "refiner_raw"           # --dataset
-    analytics_schema = "refiner_analytics"
     timezone = "UTC"                  # of the incremental and reconcile schedules
     incremental_cron = "*/30 * * * *"
     reconcile_cron = "0 3 * * *"
-    digest_cron = "0 7 * * *"         # in [digest] timezone (default UTC)
-    digest_to = ["file"]              # refiner digest --to: file, email, slack, stdout
-    digest_output_dir = "digest"      # where --to file writes
+    digest_cron = "0 7 * * *"         # in [digest] timezone
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pipelines.defaults import DEFAULT_ANALYTICS_SCHEMA, DEFAULT_DATASET
+from pipelines.config import WarehouseSettings, resolve_warehouse
+from pipelines.digest.settings import DigestDefaults, Target, digest_defaults
 from pipelines.errors import ConfigError
-from pipelines.warehouse_lock import duckdb_file
 
 SECTION = "orchestration"
 DEFAULT_TIMEZONE = "UTC"
 DEFAULT_INCREMENTAL_CRON = "*/30 * * * *"
 DEFAULT_RECONCILE_CRON = "0 3 * * *"
 DEFAULT_DIGEST_CRON = "0 7 * * *"
-DEFAULT_DIGEST_TO = ("file",)
-DEFAULT_DIGEST_OUTPUT_DIR = "digest"
+SCHEDULED_DIGEST_TARGETS: tuple[Target, ...] = ("file",)
+"""Where the scheduled digest goes when `[digest] targets` is not set."""
 
 
 @dataclass(frozen=True)
@@ -48,36 +42,32 @@ class Cron:
 
 @dataclass(frozen=True)
 class OrchestrationSettings:
-    """The load's destination and dataset, dbt's schema, and the three schedules."""
+    """The warehouse and digest settings the CLI also reads, and the three schedules."""
 
-    destination: str = "duckdb"
-    dataset: str = DEFAULT_DATASET
-    analytics_schema: str = DEFAULT_ANALYTICS_SCHEMA
+    warehouse: WarehouseSettings = field(default_factory=WarehouseSettings)
+    digest_defaults: DigestDefaults = field(default_factory=DigestDefaults)
     incremental: Cron = Cron(DEFAULT_INCREMENTAL_CRON, DEFAULT_TIMEZONE)
     reconcile: Cron = Cron(DEFAULT_RECONCILE_CRON, DEFAULT_TIMEZONE)
     digest: Cron = Cron(DEFAULT_DIGEST_CRON, DEFAULT_TIMEZONE)
-    digest_to: tuple[str, ...] = DEFAULT_DIGEST_TO
-    digest_output_dir: str = DEFAULT_DIGEST_OUTPUT_DIR
 
-    def duckdb_path(self) -> Path:
-        """The DuckDB file `refiner load` writes without --duckdb-path (resolved now)."""
-        return duckdb_file(None)
+    @property
+    def digest_targets(self) -> tuple[Target, ...]:
+        """`[digest] targets`, else files (a scheduled digest on stdout would reach no one)."""
+        return self.digest_defaults.targets or SCHEDULED_DIGEST_TARGETS
 
 
 def resolve_settings() -> OrchestrationSettings:
-    """Read `[orchestration]` (and `[digest] timezone`) through dlt's config providers.
+    """Read `[warehouse]`, `[digest]` and `[orchestration]` through dlt's config providers.
 
     Raises ConfigError naming the key when a value is empty or a time zone is unknown."""
     timezone = _timezone(f"{SECTION}.timezone")
+    digest = digest_defaults()
     return OrchestrationSettings(
-        destination=_text(f"{SECTION}.destination", "duckdb"),
-        dataset=_text(f"{SECTION}.dataset", DEFAULT_DATASET),
-        analytics_schema=_text(f"{SECTION}.analytics_schema", DEFAULT_ANALYTICS_SCHEMA),
+        warehouse=resolve_warehouse(),
+        digest_defaults=digest,
         incremental=Cron(_cron("incremental_cron", DEFAULT_INCREMENTAL_CRON), timezone),
         reconcile=Cron(_cron("reconcile_cron", DEFAULT_RECONCILE_CRON), timezone),
-        digest=Cron(_cron("digest_cron", DEFAULT_DIGEST_CRON), _timezone("digest.timezone")),
-        digest_to=_targets(f"{SECTION}.digest_to"),
-        digest_output_dir=_text(f"{SECTION}.digest_output_dir", DEFAULT_DIGEST_OUTPUT_DIR),
+        digest=Cron(_cron("digest_cron", DEFAULT_DIGEST_CRON), digest.timezone),
     )
 
 
@@ -90,22 +80,6 @@ def _text(key: str, default: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{key} must be a non-empty string; fix it in .dlt/config.toml")
     return value.strip()
-
-
-def _targets(key: str) -> tuple[str, ...]:
-    """A list of digest targets, or one comma-separated string of them (as from the env)."""
-    import dlt
-
-    value: object = dlt.config.get(key)
-    if value is None:
-        return DEFAULT_DIGEST_TO
-    names = value.split(",") if isinstance(value, str) else value
-    if not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
-        raise ConfigError(f'{key} must be a list such as ["file", "email"]')
-    targets = tuple(name.strip() for name in names if name.strip())
-    if not targets:
-        raise ConfigError(f"{key} is empty; give at least one of file, email, slack, stdout")
-    return targets
 
 
 def _cron(name: str, default: str) -> str:

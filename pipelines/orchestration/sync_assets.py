@@ -3,16 +3,15 @@ its defaults (only rows whose payload changed since Refiner last accepted it are
 
 from dagster import AssetExecutionContext, AssetsDefinition, MaterializeResult, asset
 
-from pipelines.config import make_client, resolve_api_settings
+from pipelines.config import WarehouseSettings, make_client, resolve_api_settings
 from pipelines.orchestration.failures import RETRY_POLICY, step_failure
 from pipelines.orchestration.keys import CONTACT_TRAITS, PUSH_TRAITS, SYNC_GROUP
-from pipelines.orchestration.settings import OrchestrationSettings
 from pipelines.sync.input import SyncInput
 from pipelines.sync.runs import TraitOptions, WarehouseTarget, execute, prepare_traits
 from pipelines.sync.send import SyncReport
 
 
-def build_sync_assets(settings: OrchestrationSettings) -> AssetsDefinition:
+def build_sync_assets(warehouse: WarehouseSettings) -> AssetsDefinition:
     """The `push_traits` asset, downstream of the `contact_traits` model."""
 
     @asset(
@@ -25,7 +24,7 @@ def build_sync_assets(settings: OrchestrationSettings) -> AssetsDefinition:
     )
     def push_traits(context: AssetExecutionContext) -> MaterializeResult:
         try:
-            report = _push(context, settings)
+            report = _push(context, warehouse)
         except Exception as error:
             raise step_failure(error) from error
         return MaterializeResult(
@@ -42,12 +41,12 @@ def build_sync_assets(settings: OrchestrationSettings) -> AssetsDefinition:
     return push_traits
 
 
-def _push(context: AssetExecutionContext, settings: OrchestrationSettings) -> SyncReport:
+def _push(context: AssetExecutionContext, warehouse: WarehouseSettings) -> SyncReport:
     target = WarehouseTarget(
-        settings.destination,
-        str(settings.duckdb_path()),
-        settings.dataset,
-        settings.analytics_schema,
+        warehouse.destination,
+        str(warehouse.duckdb_path),
+        warehouse.dataset,
+        warehouse.analytics_schema,
     )
     plan = prepare_traits(target, SyncInput(), TraitOptions())
     for warning in plan.warnings:

@@ -27,6 +27,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from pipelines.config import WarehouseSettings
 from pipelines.orchestration.failures import RETRY_POLICY, is_busy_duckdb, step_failure
 from pipelines.orchestration.keys import (
     EVENTS_GROUP,
@@ -35,7 +36,6 @@ from pipelines.orchestration.keys import (
     loaded_tables,
     raw_table_key,
 )
-from pipelines.orchestration.settings import OrchestrationSettings
 from pipelines.transform import DBT_PROJECT_DIR, NodeOutcome, dbt_invocation, summarise
 
 TRANSFORM_OP = "refiner_transform"
@@ -107,10 +107,8 @@ def dbt_resource(project: DbtProject) -> DbtCliResource:
     )
 
 
-def build_transform_assets(
-    settings: OrchestrationSettings, project: DbtProject
-) -> AssetsDefinition:
-    """The dbt models of `project`, built against `settings`' warehouse."""
+def build_transform_assets(warehouse: WarehouseSettings, project: DbtProject) -> AssetsDefinition:
+    """The dbt models of `project`, built against `warehouse`."""
 
     @dbt_assets(
         manifest=project.manifest_path,
@@ -122,10 +120,10 @@ def build_transform_assets(
     def refiner_transform(context: AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
         try:
             invocation = dbt_invocation(
-                settings.destination,
-                settings.duckdb_path(),
-                settings.dataset,
-                analytics_schema=settings.analytics_schema,
+                warehouse.destination,
+                warehouse.duckdb_path,
+                warehouse.dataset,
+                analytics_schema=warehouse.analytics_schema,
             )
         except Exception as error:
             raise step_failure(error) from error
@@ -136,12 +134,12 @@ def build_transform_assets(
                 )
             yield from build.stream()
         if not build.is_successful():
-            raise build_failure(build, settings)
+            raise build_failure(build, warehouse)
 
     return refiner_transform
 
 
-def build_failure(build: DbtCliInvocation, settings: OrchestrationSettings) -> Failure:
+def build_failure(build: DbtCliInvocation, warehouse: WarehouseSettings) -> Failure:
     """`refiner transform`'s message for a failed build, from dbt's run_results.json."""
     try:
         run_results = build.get_artifact("run_results.json")
@@ -149,7 +147,7 @@ def build_failure(build: DbtCliInvocation, settings: OrchestrationSettings) -> F
         return Failure(description="dbt build could not run; see the step's dbt log")
     nodes = [_node_outcome(result, build.manifest) for result in run_results.get("results", [])]
     elapsed = float(run_results.get("elapsed_time") or 0.0)
-    result = summarise(nodes, settings.destination, settings.analytics_schema, elapsed)
+    result = summarise(nodes, warehouse.destination, warehouse.analytics_schema, elapsed)
     message = result.failure_message()
     return Failure(description=message, allow_retries=is_busy_duckdb(message))
 

@@ -27,15 +27,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipelines.defaults import DEFAULT_ANALYTICS_SCHEMA, DEFAULT_DATASET, DEFAULT_DUCKDB_PATH
+from pipelines.config import DESTINATIONS
+from pipelines.defaults import DEFAULT_ANALYTICS_SCHEMA, DEFAULT_DATASET
 from pipelines.errors import ConfigError
 from pipelines.query.sandbox import QueryRefused, validate_select
+from pipelines.warehouse_lock import duckdb_file
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
 __all__ = [
-    "DESTINATIONS",
     "QueryFailed",
     "QueryRefused",
     "QueryResult",
@@ -46,7 +47,6 @@ __all__ = [
     "stream_query",
 ]
 
-DESTINATIONS = ("duckdb", "postgres")
 BATCH_ROWS = 10_000
 _WHAT = "The query"
 _DUCKDB_CONFIG = {
@@ -134,12 +134,7 @@ def stream_query(
 def resolve_duckdb_path(duckdb_path: str | None = None) -> str:
     """The DuckDB file as `refiner load` picks it: the argument, else dlt's
     `destination.duckdb.credentials` (DESTINATION__DUCKDB__CREDENTIALS), else ./refiner.duckdb."""
-    if duckdb_path:
-        return duckdb_path
-    import dlt
-
-    configured: Any = dlt.config.get("destination.duckdb.credentials")
-    return str(configured or DEFAULT_DUCKDB_PATH)
+    return str(duckdb_file(duckdb_path))
 
 
 def postgres_dsn() -> str:

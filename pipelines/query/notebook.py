@@ -1,6 +1,7 @@
 """The notebook API: `query()` returns a pandas DataFrame, `dataset()` dlt's dataset.
 
-Both read the warehouse the way `refiner sql` does: DuckDB at `duckdb_path`, else dlt's
+Both read the warehouse the way `refiner sql` does: the destination and dataset given, else
+`[warehouse]` (`pipelines.config.resolve_warehouse`); DuckDB at `duckdb_path`, else dlt's
 `destination.duckdb.credentials`, else ./refiner.duckdb; PostgreSQL from dlt's
 `destination.postgres.credentials`. pandas is imported on the first call, not on import.
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pipelines.defaults import DEFAULT_DATASET
+from pipelines.config import resolve_warehouse
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 def query(
     sql: str,
     *,
-    destination: str = "duckdb",
+    destination: str | None = None,
     duckdb_path: str | None = None,
     timeout_s: float | None = None,
 ) -> pd.DataFrame:
@@ -32,19 +33,25 @@ def query(
 
     from pipelines.query.engine import stream_query
 
+    warehouse = resolve_warehouse(destination, duckdb_path=duckdb_path)
     batches = list(
-        stream_query(sql, destination=destination, duckdb_path=duckdb_path, timeout_s=timeout_s)
+        stream_query(
+            sql,
+            destination=warehouse.destination,
+            duckdb_path=str(warehouse.duckdb_path),
+            timeout_s=timeout_s,
+        )
     )
     return pa.Table.from_batches(batches).to_pandas()
 
 
 def dataset(
     *,
-    destination: str = "duckdb",
+    destination: str | None = None,
     duckdb_path: str | None = None,
-    dataset_name: str = DEFAULT_DATASET,
+    dataset_name: str | None = None,
 ) -> Any:
-    """dlt's dataset of the tables `refiner load` wrote (`refiner_raw` by default):
+    """dlt's dataset of the tables `refiner load` wrote (`[warehouse] dataset`, else refiner_raw):
     `ds.responses.df()`, `ds.responses.arrow()`, `ds("select …").df()`.
 
     Unlike `query()`, this is dlt's own read access, without the sandbox: use it for your own
@@ -52,11 +59,8 @@ def dataset(
     """
     import dlt
 
-    from pipelines.query.engine import DESTINATIONS, resolve_duckdb_path
-
-    if destination not in DESTINATIONS:
-        raise ValueError(f"Unknown destination {destination!r}; use one of {DESTINATIONS}.")
-    target: Any = destination
-    if destination == "duckdb":
-        target = dlt.destinations.duckdb(credentials=resolve_duckdb_path(duckdb_path))
-    return dlt.dataset(target, dataset_name)
+    warehouse = resolve_warehouse(destination, dataset_name, duckdb_path=duckdb_path)
+    target: Any = warehouse.destination
+    if warehouse.destination == "duckdb":
+        target = dlt.destinations.duckdb(credentials=str(warehouse.duckdb_path))
+    return dlt.dataset(target, warehouse.dataset)

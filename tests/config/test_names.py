@@ -21,6 +21,7 @@ COMMANDS = {
     "load": ["load"],
     "transform": ["transform"],
     "push-traits": ["push-traits", "--dry-run"],
+    "digest": ["digest"],
 }
 BAD_NAMES = [
     pytest.param(["--dataset", "my raw"], "--dataset 'my raw' is not a valid name", id="space"),

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from tests.digest.helpers import DAY, HOSTILE, SCRIPT, Warehouse, run_refiner
 
@@ -102,6 +103,41 @@ def test_bad_options_exit_2_in_one_line(warehouse: Warehouse, tmp_path: Path) ->
         assert run.stdout == ""
         assert len(run.stderr.strip().splitlines()) == 1, run.stderr
         assert message in run.stderr
+
+
+def test_digest_settings_are_the_defaults_and_flags_win(
+    warehouse: Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DIGEST__TIMEZONE", "Europe/Berlin")
+    monkeypatch.setenv("DIGEST__TARGETS", "file")
+    monkeypatch.setenv("DIGEST__OUTPUT_DIR", str(tmp_path / "configured"))
+    run = _digest(warehouse, "--date", DAY.isoformat())
+    assert run.code == 0, run.stderr
+    assert run.stdout == ""
+    data = json.loads((tmp_path / "configured" / "digest.json").read_text())
+    assert data["period"]["start"] == "2026-03-09T23:00:00+00:00"
+
+    run = _digest(warehouse, "--date", DAY.isoformat(), "--timezone", "UTC", "--to", "stdout")
+    assert run.code == 0, run.stderr
+    assert run.stdout.splitlines()[0] == "Refiner digest — Tuesday 10 March 2026 (UTC)"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("DIGEST__TIMEZONE", "Mars/Olympus", "digest.timezone 'Mars/Olympus' is not an IANA"),
+        ("DIGEST__TARGETS", "fax", "digest.targets must be among stdout, file, email, slack"),
+    ],
+)
+def test_bad_digest_settings_name_their_key(
+    warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    run = _digest(warehouse, "--date", DAY.isoformat())
+    assert run.code == 2
+    assert run.stdout == ""
+    (line,) = run.stderr.strip().splitlines()
+    assert message in line
 
 
 def test_missing_marts_and_file_say_what_to_run(tmp_path: Path) -> None:

@@ -21,6 +21,8 @@ from dagster import (
     instance_for_test,
 )
 
+from pipelines.config import resolve_warehouse
+from pipelines.digest.settings import digest_defaults
 from pipelines.errors import ConfigError
 from pipelines.orchestration.definitions import build_definitions
 from pipelines.orchestration.digest_assets import DIGEST_MARTS
@@ -173,21 +175,35 @@ def test_the_digest_schedule_runs_in_the_digest_time_zone(
     )
 
 
-def test_schedules_and_destination_come_from_dlt_config(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_schedules_come_from_orchestration_and_the_rest_from_the_cli_keys(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("ORCHESTRATION__INCREMENTAL_CRON", "*/15 * * * *")
     monkeypatch.setenv("ORCHESTRATION__RECONCILE_CRON", "30 1 * * 0")
     monkeypatch.setenv("ORCHESTRATION__TIMEZONE", "Europe/Paris")
     monkeypatch.setenv("DIGEST__TIMEZONE", "America/New_York")
-    monkeypatch.setenv("ORCHESTRATION__DATASET", "other_raw")
-    monkeypatch.setenv("ORCHESTRATION__DIGEST_TO", "file, email")
+    monkeypatch.setenv("WAREHOUSE__DATASET", "other_raw")
+    monkeypatch.setenv("DIGEST__TARGETS", "file, email")
+    monkeypatch.setenv("DIGEST__OUTPUT_DIR", "reports")
     settings = resolve_settings()
     assert settings.incremental.cron == "*/15 * * * *"
     assert settings.reconcile.cron == "30 1 * * 0"
     assert settings.incremental.timezone == settings.reconcile.timezone == "Europe/Paris"
     assert (settings.digest.cron, settings.digest.timezone) == ("0 7 * * *", "America/New_York")
-    assert settings.dataset == "other_raw"
-    assert settings.destination == "duckdb"
-    assert settings.digest_to == ("file", "email")
+    assert settings.warehouse == resolve_warehouse()
+    assert (settings.warehouse.destination, settings.warehouse.dataset) == ("duckdb", "other_raw")
+    assert settings.digest_defaults == digest_defaults()
+    assert settings.digest_targets == ("file", "email")
+    assert settings.digest_defaults.output_dir == "reports"
+
+
+def test_the_scheduled_digest_writes_files_unless_targets_are_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("DIGEST__TARGETS", raising=False)
+    assert resolve_settings().digest_targets == ("file",)
+    monkeypatch.setenv("DIGEST__TARGETS", "slack")
+    assert resolve_settings().digest_targets == ("slack",)
 
 
 @pytest.mark.parametrize(

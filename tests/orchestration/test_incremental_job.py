@@ -51,7 +51,7 @@ def test_incremental_job_loads_models_pushes_then_runs_incrementally(
     assert expected_pushes > 0
     assert writes(emulator) == assets["push_traits"]["succeeded"] == expected_pushes
 
-    monkeypatch.setenv("ORCHESTRATION__DIGEST_OUTPUT_DIR", str(tmp_path / "digest"))
+    monkeypatch.setenv("DIGEST__OUTPUT_DIR", str(tmp_path / "digest"))
     digest = execute_job("refiner_daily_digest")
     assert digest.success
     delivered = materializations(digest)["daily_digest"]

@@ -1,6 +1,7 @@
 """The load step against the emulator on DuckDB: it continues the CLI's incremental state
-(and applies --reconcile in the reconcile job), skips when the pipeline lock is held, and
-fails with the CLI's message when the key is refused."""
+(and applies --reconcile in the reconcile job), in the dataset `[warehouse]` names for both,
+skips when the pipeline lock is held, and fails with the CLI's message when the key is
+refused."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from emulator import Emulator
 from pipelines.orchestration.definitions import build_definitions
 from pipelines.orchestration.keys import loaded_tables
 from tests.conftest import MakeEmulator
+from tests.dlt_project import DltProject
 from tests.orchestration.helpers import (
     SEED,
     cli_load,
@@ -73,6 +75,45 @@ def test_cli_load_then_reconcile_run_continues_the_same_cursor(
     # A bare incremental run would keep the deleted contact; reconcile removed it.
     assert materializations(result)["refiner/contacts"]["rows_deleted"] == 1
     assert not query(setup.duckdb_path, f"SELECT 1 FROM refiner_raw.contacts WHERE uuid = '{gone}'")
+
+
+def test_cli_and_dagster_load_into_the_dataset_of_one_warehouse_setting(
+    make_emulator: MakeEmulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    dlt_project: DltProject,
+) -> None:
+    emulator: Emulator = make_emulator(**SEED)
+    setup = configure(monkeypatch, tmp_path, emulator)
+    dlt_project.write(config='[warehouse]\ndataset = "team_raw"\n')
+    cli_load()
+    (loaded,) = query(setup.duckdb_path, "SELECT count(*) FROM team_raw.responses")[0]
+    emulator.request_log.clear()
+    code, noop, _ = refiner(["load"])
+    assert code == 0
+    noop_reads = reads(emulator)
+    emulator.request_log.clear()
+
+    result = (
+        build_definitions()
+        .resolve_job_def("refiner_incremental")
+        .execute_in_process(
+            instance=DagsterInstance.ephemeral(),
+            asset_selection=[AssetKey(["refiner", table]) for table in loaded_tables()],
+            raise_on_error=False,
+        )
+    )
+
+    assert result.success
+    responses = materializations(result)["refiner/responses"]
+    assert responses["rows_loaded"] == 0, "the run continued the CLI's cursor in team_raw"
+    assert responses["api_requests"] == reads(emulator) == noop_reads
+    assert [lock.stem for lock in setup.pipelines_dir.glob("*.lock")] == [responses["pipeline"]]
+    found = query(setup.duckdb_path, "SELECT schema_name FROM duckdb_schemas()")
+    schemas = {name for (name,) in found}
+    assert "team_raw" in schemas and "refiner_raw" not in schemas
+    assert query(setup.duckdb_path, "SELECT count(*) FROM team_raw.responses")[0] == (loaded,)
+    assert "nothing new" in noop
 
 
 def test_a_run_that_meets_the_pipeline_lock_is_skipped_not_failed(

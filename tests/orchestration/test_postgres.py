@@ -1,4 +1,4 @@
-"""refiner_incremental on PostgreSQL: the same assets with `[orchestration] destination =
+"""refiner_incremental on PostgreSQL: the same assets with `[warehouse] destination =
 "postgres"` and the credentials in dlt's secrets, as the CLI reads them."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def test_incremental_job_on_postgres(
     emulator: Emulator = make_emulator(**SEED)
     configure(monkeypatch, tmp_path, emulator)
     with fresh_postgres_database() as database:
-        monkeypatch.setenv("ORCHESTRATION__DESTINATION", "postgres")
+        monkeypatch.setenv("WAREHOUSE__DESTINATION", "postgres")
         monkeypatch.setenv("DESTINATION__POSTGRES__CREDENTIALS", database.url)
 
         result = execute_job("refiner_incremental")
