@@ -97,7 +97,7 @@ class WarehouseTools:
         self._max_chars = max_chars
 
     def describe_warehouse(self) -> WarehouseDescription:
-        """Tables and views of refiner_raw and refiner_analytics: columns, types, row counts.
+        """Tables and views of the loaded data and the dbt marts: columns, types, row counts.
 
         Each dbt mart carries its one-line description. Read this before query_warehouse.
         """

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from tests.mcp.helpers import (
@@ -39,6 +40,20 @@ def test_describe_warehouse(make_server: MakeServer, warehouse: Path) -> None:
     mart = by_name["refiner_analytics", "nps_daily"]
     assert mart["description"].startswith("Net Promoter Score per survey and UTC day")
     assert "\n" not in mart["description"]
+
+
+def test_describe_warehouse_reads_the_configured_schemas(
+    make_server: MakeServer, warehouse: Path
+) -> None:
+    with duckdb.connect(str(warehouse)) as connection:
+        connection.execute("CREATE SCHEMA team_raw")
+        connection.execute("CREATE TABLE team_raw.forms AS SELECT 'f1' AS uuid")
+    server = make_server(duckdb_path=warehouse, schemas=("team_raw", "refiner_analytics"))
+    tables = ok(call(server, "describe_warehouse"))["tables"]
+    assert {(t["schema"], t["name"]) for t in tables} == {
+        ("team_raw", "forms"),
+        ("refiner_analytics", "nps_daily"),
+    }
 
 
 def test_query_returns_rows_with_columns_and_types(
