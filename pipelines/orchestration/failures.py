@@ -12,7 +12,8 @@ from __future__ import annotations
 from dagster import Backoff, Failure, RetryPolicy
 
 RETRY_POLICY = RetryPolicy(max_retries=3, delay=30, backoff=Backoff.EXPONENTIAL)
-"""Retries after 30 s, 60 s and 120 s; applies only to failures marked transient."""
+"""Retries after 30 s, 90 s and 210 s (Dagster's exponential backoff waits (2^n - 1) x 30 s
+before retry n); applies only to failures marked transient."""
 
 _BUSY_DUCKDB = ("Could not set lock on file", "Conflicting lock is held")
 
@@ -23,12 +24,19 @@ def step_failure(error: BaseException) -> Failure:
 
 
 def is_transient(error: BaseException) -> bool:
-    """True for errors that may pass on a later attempt (see the module docstring)."""
+    """True for errors that may pass on a later attempt (see the module docstring), found
+    anywhere in `error`'s chain of causes and contexts."""
+    from pipelines.load.destinations import WarehouseBusyError
     from sources.refiner.errors import RateLimitedError, ServerError, TransportError
 
+    transient = RateLimitedError | ServerError | TransportError | WarehouseBusyError
+    seen: set[int] = set()
     current: BaseException | None = error
-    while current is not None:
-        if isinstance(current, RateLimitedError | ServerError | TransportError):
+    # The chain can loop: the load re-raises a Refiner error from inside the handler of the
+    # dlt error that wraps it, which makes that dlt error the Refiner error's context.
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, transient):
             return True
         if is_busy_duckdb(str(current)):
             return True

@@ -96,6 +96,11 @@ def execute_job(name: str, instance: Any = None) -> Any:
     )
 
 
+def events_of(result: Any, kind: str) -> list[Any]:
+    """The run's events of type `kind` (a DagsterEventType value such as "STEP_FAILURE")."""
+    return [event for event in result.all_events if event.event_type_value == kind]
+
+
 def materializations(result: Any) -> dict[str, dict[str, Any]]:
     """Asset key (user string) -> metadata values of each materialization in a run."""
     found: dict[str, dict[str, Any]] = {}

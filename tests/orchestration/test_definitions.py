@@ -24,6 +24,7 @@ from dagster import (
 from pipelines.config import resolve_warehouse
 from pipelines.digest.settings import digest_defaults
 from pipelines.errors import ConfigError
+from pipelines.load.destinations import WarehouseBusyError
 from pipelines.orchestration.definitions import build_definitions
 from pipelines.orchestration.digest_assets import DIGEST_MARTS
 from pipelines.orchestration.failures import is_transient, step_failure
@@ -235,6 +236,7 @@ def test_bad_cron_line_names_its_key(monkeypatch: pytest.MonkeyPatch) -> None:
         (ServerError("Server error", status=503), True),
         (TransportError("Could not connect"), True),
         (RuntimeError('IO Error: Could not set lock on file "x.duckdb": Conflicting lock'), True),
+        (WarehouseBusyError("DuckDB file x.duckdb is locked by python (PID 7); close it"), True),
         (AuthError("API key refused", status=401), False),
         (ValidationError("Invalid request", status=422), False),
         (ConfigError("No Refiner API key found."), False),
@@ -255,6 +257,18 @@ def test_a_wrapped_transient_error_is_still_transient() -> None:
             raise RuntimeError("load step failed") from inner
     except RuntimeError as outer:
         assert is_transient(outer)
+
+
+def test_a_looping_error_chain_is_classified_without_hanging() -> None:
+    # As the load raises a Refiner error found under dlt's wrappers: from inside the handler of
+    # the wrapper whose cause chain leads back to it.
+    refused = ValidationError("Invalid request", status=400)
+    wrapper = RuntimeError("extract failed")
+    wrapper.__cause__ = RuntimeError("resource failed")
+    wrapper.__cause__.__cause__ = refused
+    refused.__context__ = wrapper
+    assert not is_transient(refused)
+    assert step_failure(refused).allow_retries is False
 
 
 def test_orchestrate_check_lists_assets_jobs_and_schedules() -> None:

@@ -23,6 +23,7 @@ from tests.orchestration.helpers import (
     SEED,
     cli_load,
     configure,
+    events_of,
     execute_job,
     materializations,
     query,
@@ -32,10 +33,6 @@ from tests.orchestration.helpers import (
 
 pytestmark = pytest.mark.slow
 SENTINEL_KEY = "sk-sentinel-orchestration-0123456789"
-
-
-def events_of(result: object, kind: str) -> list[object]:
-    return [e for e in result.all_events if e.event_type_value == kind]  # type: ignore[attr-defined]
 
 
 def test_cli_load_then_reconcile_run_continues_the_same_cursor(
@@ -155,8 +152,8 @@ def test_a_refused_key_fails_the_load_step_with_the_cli_message(
 
     assert not result.success
     (failure,) = events_of(result, "STEP_FAILURE")
-    assert failure.step_key == "refiner_load"  # type: ignore[attr-defined]
-    data = failure.step_failure_data  # type: ignore[attr-defined]
+    assert failure.step_key == "refiner_load"
+    data = failure.step_failure_data
     assert data.user_failure_data.description == cli_message
     assert events_of(result, "STEP_UP_FOR_RETRY") == []
     assert {e.step_key for e in events_of(result, "STEP_START")} == {"refiner_load"}
