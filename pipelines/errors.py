@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -15,6 +17,18 @@ class ConfigError(Exception):
 
 class LoadInProgressError(Exception):
     """Another `refiner load` holds this pipeline's run lock; nothing was touched."""
+
+
+def error_chain(error: BaseException) -> Iterator[BaseException]:
+    """`error`, then what caused it (`__cause__`, else `__context__`), each once. The chain can
+    loop: the load re-raises a Refiner error from inside the handler of the dlt error that
+    wraps it, which makes that dlt error the Refiner error's context."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
 
 
 def exit_code_for(error: BaseException) -> int:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from pipelines.defaults import DEFAULT_DUCKDB_PATH
+from pipelines.errors import error_chain
 
 PIPELINE_PREFIX: Final = "refiner"
 LOADER_FILE_FORMATS: Final = {"duckdb": "parquet", "postgres": "insert_values"}
@@ -74,15 +75,13 @@ def warehouse_busy(error: BaseException) -> WarehouseBusyError | None:
 
     DuckDB names the file and the process holding it; dlt wraps that in a connection error
     that suggests wrong credentials or a network failure."""
-    seen: BaseException | None = error
-    while seen is not None:
-        found = _DUCKDB_LOCK.search(str(seen))
+    for cause in error_chain(error):
+        found = _DUCKDB_LOCK.search(str(cause))
         if found:
             return WarehouseBusyError(
                 f"DuckDB file {found['file']} is locked by {found['program']} (PID "
                 f"{found['pid']}); close that program or its connection, then run again"
             )
-        seen = seen.__cause__ or seen.__context__
     return None
 
 

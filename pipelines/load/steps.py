@@ -28,7 +28,7 @@ from dlt.common.pipeline import LoadInfo, get_dlt_pipelines_dir
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from pipelines.config import Settings
-from pipelines.errors import ConfigError, LoadInProgressError
+from pipelines.errors import ConfigError, LoadInProgressError, error_chain
 from pipelines.load.cleanup import delete_stale_children
 from pipelines.load.destinations import prepare_resources, warehouse_busy
 from pipelines.load.dlt_compat import drop_committed_extracted_packages, use_project_defaults
@@ -214,11 +214,9 @@ def _warehouse_errors() -> Iterator[None]:
             raise busy from None
         if not isinstance(failed, PipelineStepFailed):
             raise
-        error: BaseException | None = failed
-        while error is not None:
+        for error in error_chain(failed):
             if isinstance(error, RefinerError | ConfigError):
                 raise error from None
-            error = error.__cause__ or error.__context__
         raise failed from None
 
 

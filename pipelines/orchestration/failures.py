@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dagster import Backoff, Failure, RetryPolicy
 
+from pipelines.errors import error_chain
+
 RETRY_POLICY = RetryPolicy(max_retries=3, delay=30, backoff=Backoff.EXPONENTIAL)
 """Retries after 30 s, 90 s and 210 s (Dagster's exponential backoff waits (2^n - 1) x 30 s
 before retry n); applies only to failures marked transient."""
@@ -30,18 +32,9 @@ def is_transient(error: BaseException) -> bool:
     from sources.refiner.errors import RateLimitedError, ServerError, TransportError
 
     transient = RateLimitedError | ServerError | TransportError | WarehouseBusyError
-    seen: set[int] = set()
-    current: BaseException | None = error
-    # The chain can loop: the load re-raises a Refiner error from inside the handler of the
-    # dlt error that wraps it, which makes that dlt error the Refiner error's context.
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, transient):
-            return True
-        if is_busy_duckdb(str(current)):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
+    return any(
+        isinstance(cause, transient) or is_busy_duckdb(str(cause)) for cause in error_chain(error)
+    )
 
 
 def is_busy_duckdb(message: str) -> bool:
