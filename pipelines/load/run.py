@@ -118,8 +118,9 @@ def run_load(
 
     Raises ConfigError for bad arguments or settings before any request, LoadInProgressError
     when another run holds this pipeline, WarehouseBusyError when another process holds the
-    DuckDB file, the client's AuthError / TransportError / ... when Refiner fails, and dlt's
-    errors when the warehouse fails.
+    DuckDB file, WarehouseUnavailableError when PostgreSQL cannot be reached, the client's
+    AuthError / TransportError / ... when Refiner fails, and dlt's errors when the warehouse
+    fails otherwise.
     """
     started = time.monotonic()
     check_destination(destination)

@@ -30,7 +30,11 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from pipelines.config import Settings
 from pipelines.errors import ConfigError, LoadInProgressError, error_chain
 from pipelines.load.cleanup import delete_stale_children
-from pipelines.load.destinations import prepare_resources, warehouse_busy
+from pipelines.load.destinations import (
+    prepare_resources,
+    warehouse_busy,
+    warehouse_unavailable,
+)
 from pipelines.load.dlt_compat import drop_committed_extracted_packages, use_project_defaults
 from sources.refiner.client import RefinerClient
 from sources.refiner.errors import RefinerError
@@ -209,9 +213,9 @@ def _warehouse_errors() -> Iterator[None]:
     try:
         yield
     except Exception as failed:
-        busy = warehouse_busy(failed)
-        if busy is not None:
-            raise busy from None
+        unusable = warehouse_busy(failed) or warehouse_unavailable(failed)
+        if unusable is not None:
+            raise unusable from None
         if not isinstance(failed, PipelineStepFailed):
             raise
         for error in error_chain(failed):

@@ -12,7 +12,7 @@ import pytest
 from pipelines.digest import run_digest
 from pipelines.digest.summarize import extractive
 from tests.digest.helpers import DAY, HOSTILE, Recorder, Warehouse, http_receiver
-from tests.digest.smtp import free_port
+from tests.ports import free_port
 
 KEY = "sk-llm-sentinel-0123456789"
 COMPLETION = json.dumps(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -23,6 +22,7 @@ import httpx
 
 from pipelines.events.receiver import Counters, ReceiverSettings, create_app
 from pipelines.events.service import EventsService, ServiceOptions
+from tests.ports import free_port
 
 PROJECT_UUID = "6f1c6c2e-0000-4000-8000-00000000e001"
 FORM = {"uuid": "0b8b3a44-1f7e-4b9f-9a55-0000000f0001", "name": "NPS survey"}
@@ -86,12 +86,6 @@ def segment_payload(contact_uuid: str, segment_uuid: str) -> dict[str, Any]:
 
 def encode(body: dict[str, Any]) -> bytes:
     return json.dumps(body).encode()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextmanager

@@ -6,7 +6,6 @@ previously loaded warehouse exactly as it was.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,14 +23,9 @@ from tests.load.helpers import (
     load_seed,
     run_refiner_process,
 )
+from tests.ports import free_port
 
 WRONG_KEY = "0badc0de-5ec2-4e7a-b1e5-5e7e1a1c0de5"
-
-
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -77,7 +71,7 @@ def test_bad_input_fails_in_one_line_and_leaves_the_warehouse_untouched(
             None,
             warehouse,
             pipelines,
-            base_url=f"http://127.0.0.1:{_closed_port()}/v1",
+            base_url=f"http://127.0.0.1:{free_port()}/v1",
             max_attempts=2,
         )
     else:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ from tests.mcp.helpers import (
     audit_lines,
     make_warehouse,
 )
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -108,17 +108,10 @@ def test_stdio_all_scopes_lists_twelve(api: Emulator, tmp_path: Path) -> None:
     assert len(names) == 12 and {"update_contact", "track_event", "delete_contact"} <= names
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def http_server(api: Emulator, tmp_path: Path) -> Iterator[tuple[str, Path, Path]]:
     """`refiner mcp --http` on a free loopback port; yields its URL, audit log and stderr."""
-    port = _free_port()
+    port = free_port()
     audit = tmp_path / "audit.jsonl"
     errlog = tmp_path / "stderr.txt"
     command = _refiner(

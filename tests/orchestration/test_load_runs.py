@@ -1,7 +1,7 @@
 """The load step against the emulator on DuckDB: it continues the CLI's incremental state
 (and applies --reconcile in the reconcile job), in the dataset `[warehouse]` names for both,
-skips when the pipeline lock is held, and fails with the CLI's message when the key is
-refused."""
+skips when the pipeline lock is held, and fails with the CLI's message, without a retry, when
+the key is refused or the warehouse is down."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from tests.orchestration.helpers import (
     reads,
     refiner,
 )
+from tests.ports import free_port
 
 pytestmark = pytest.mark.slow
 SENTINEL_KEY = "sk-sentinel-orchestration-0123456789"
@@ -158,3 +159,30 @@ def test_a_refused_key_fails_the_load_step_with_the_cli_message(
     assert events_of(result, "STEP_UP_FOR_RETRY") == []
     assert {e.step_key for e in events_of(result, "STEP_START")} == {"refiner_load"}
     assert all(SENTINEL_KEY not in str(event) for event in result.all_events)
+
+
+def test_a_warehouse_that_is_down_fails_the_load_step_with_the_cli_message(
+    make_emulator: MakeEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emulator: Emulator = make_emulator(**SEED)
+    configure(monkeypatch, tmp_path, emulator)
+    password = "pw-sentinel-orchestration-5d1c"
+    monkeypatch.setenv("WAREHOUSE__DESTINATION", "postgres")
+    monkeypatch.setenv(
+        "DESTINATION__POSTGRES__CREDENTIALS",
+        f"postgresql://loader:{password}@127.0.0.1:{free_port()}/refiner",
+    )
+    code, _, stderr = refiner(["load"])
+    assert code == 1
+    (line,) = stderr.strip().splitlines()
+    cli_message = line.removeprefix("Error: ")
+    assert cli_message.startswith("Cannot reach the PostgreSQL warehouse")
+
+    result = execute_job("refiner_incremental")
+
+    assert not result.success
+    (failure,) = events_of(result, "STEP_FAILURE")
+    assert failure.step_key == "refiner_load"
+    assert failure.step_failure_data.user_failure_data.description == cli_message
+    assert events_of(result, "STEP_UP_FOR_RETRY") == []
+    assert all(password not in str(event) for event in result.all_events)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,18 +13,14 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.ports import free_port
+
 pytest.importorskip("dagster", reason="needs the dagster extra: pip install 'refiner-dlt[dagster]'")
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
 JOBS_QUERY = "{ repositoriesOrError { ... on RepositoryConnection { nodes { jobs { name } } } } }"
 STARTUP_SECONDS = 180
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def loaded_jobs(port: int) -> set[str]:
