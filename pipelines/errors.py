@@ -19,6 +19,11 @@ class LoadInProgressError(Exception):
     """Another `refiner load` holds this pipeline's run lock; nothing was touched."""
 
 
+class WarehouseUnavailableError(Exception):
+    """The PostgreSQL server cannot be reached (refused, dropped or unknown connection); a
+    load keeps what it extracted in its pipeline folder for the next run."""
+
+
 def error_chain(error: BaseException) -> Iterator[BaseException]:
     """`error`, then what caused it (`__cause__`, else `__context__`), each once. The chain can
     loop: the load re-raises a Refiner error from inside the handler of the dlt error that
@@ -29,6 +34,23 @@ def error_chain(error: BaseException) -> Iterator[BaseException]:
         seen.add(id(current))
         yield current
         current = current.__cause__ or current.__context__
+
+
+def unreachable_warehouse(error: BaseException) -> WarehouseUnavailableError | None:
+    """A one-line WarehouseUnavailableError when psycopg2 could not reach the server anywhere
+    in `error`'s chain (an OperationalError without an SQLSTATE, as connection failures are),
+    else None. It quotes psycopg2's first line, which names the host and port, never the
+    password."""
+    import psycopg2
+
+    for cause in error_chain(error):
+        if isinstance(cause, psycopg2.OperationalError) and cause.pgcode is None:
+            lines = str(cause).strip().splitlines() or ["no reason given"]
+            return WarehouseUnavailableError(
+                f"Cannot reach the PostgreSQL warehouse ({lines[0].strip()}); start it or fix "
+                "DESTINATION__POSTGRES__CREDENTIALS, then run again"
+            )
+    return None
 
 
 def exit_code_for(error: BaseException) -> int:

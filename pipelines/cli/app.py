@@ -27,7 +27,7 @@ from pipelines.cli import (
     tools,
     transform,
 )
-from pipelines.errors import exit_code_for
+from pipelines.errors import exit_code_for, unreachable_warehouse
 
 app = typer.Typer(
     name="refiner",
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:
         if debug:
             _stderr.print_exception()
-        _stderr.print(f"Error: {error}", markup=False)
+        _stderr.print(f"Error: {unreachable_warehouse(error) or error}", markup=False)
         return exit_code_for(error)
     return 0
 

@@ -4,8 +4,7 @@
   normalizer) and DUCKDB_SETTINGS; a file that another process holds is reported as such
   (`WarehouseBusyError`), not as dlt's "check your credentials".
 - PostgreSQL gets insert_values (see LOADER_FILE_FORMATS), with U+0000, which it cannot store,
-  replaced by U+FFFD; a server that cannot be reached is reported in one line
-  (`WarehouseUnavailableError`), not as dlt's multi-line step failure.
+  replaced by U+FFFD.
 - The pipeline name includes a digest of the destination and dataset, so loads into two
   warehouses never share state.
 """
@@ -36,11 +35,6 @@ _DUCKDB_LOCK = re.compile(
 
 class WarehouseBusyError(Exception):
     """The DuckDB file is held open by another process; nothing was written."""
-
-
-class WarehouseUnavailableError(Exception):
-    """The PostgreSQL server refused or dropped the connection; what was extracted stays in
-    the pipeline's working folder and is loaded by the next run."""
 
 
 def pipeline_identity(
@@ -74,22 +68,6 @@ def prepare_resources(source: Any, destination: str, tables_by_resource: Any) ->
                 )
         if destination == "postgres":
             resource.add_map(postgres_safe_text)
-
-
-def warehouse_unavailable(error: BaseException) -> WarehouseUnavailableError | None:
-    """A WarehouseUnavailableError when psycopg2 could not reach the server (an
-    OperationalError in `error`'s chain), else None. Its message is psycopg2's first line,
-    which names the host and port, never the password."""
-    import psycopg2
-
-    for cause in error_chain(error):
-        if isinstance(cause, psycopg2.OperationalError):
-            reason = str(cause).strip().splitlines()[0] if str(cause).strip() else "no reason"
-            return WarehouseUnavailableError(
-                f"Cannot reach the PostgreSQL warehouse ({reason}); start it or fix "
-                "DESTINATION__POSTGRES__CREDENTIALS, then run again"
-            )
-    return None
 
 
 def warehouse_busy(error: BaseException) -> WarehouseBusyError | None:

@@ -28,13 +28,14 @@ from dlt.common.pipeline import LoadInfo, get_dlt_pipelines_dir
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from pipelines.config import Settings
-from pipelines.errors import ConfigError, LoadInProgressError, error_chain
-from pipelines.load.cleanup import delete_stale_children
-from pipelines.load.destinations import (
-    prepare_resources,
-    warehouse_busy,
-    warehouse_unavailable,
+from pipelines.errors import (
+    ConfigError,
+    LoadInProgressError,
+    error_chain,
+    unreachable_warehouse,
 )
+from pipelines.load.cleanup import delete_stale_children
+from pipelines.load.destinations import prepare_resources, warehouse_busy
 from pipelines.load.dlt_compat import drop_committed_extracted_packages, use_project_defaults
 from sources.refiner.client import RefinerClient
 from sources.refiner.errors import RefinerError
@@ -213,7 +214,7 @@ def _warehouse_errors() -> Iterator[None]:
     try:
         yield
     except Exception as failed:
-        unusable = warehouse_busy(failed) or warehouse_unavailable(failed)
+        unusable = warehouse_busy(failed) or unreachable_warehouse(failed)
         if unusable is not None:
             raise unusable from None
         if not isinstance(failed, PipelineStepFailed):

@@ -23,7 +23,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_e
 from typing_extensions import TypedDict
 
 from pipelines.defaults import DEFAULT_ANALYTICS_SCHEMA, DEFAULT_DATASET
-from pipelines.errors import ConfigError
+from pipelines.errors import ConfigError, WarehouseUnavailableError
 from pipelines.mcp.audit import refuse
 from pipelines.query.engine import (
     QueryFailed,
@@ -199,5 +199,11 @@ def _engine_errors() -> Iterator[None]:
         yield
     except QueryRefused as error:
         refuse(f"Refused: {error}")
-    except (QueryFailed, WarehouseBusy, QueryTimeout, ConfigError) as error:
+    except (
+        QueryFailed,
+        WarehouseBusy,
+        QueryTimeout,
+        ConfigError,
+        WarehouseUnavailableError,
+    ) as error:
         raise ToolError(" ".join(str(error).split())) from None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dagster import Backoff, Failure, RetryPolicy
 
-from pipelines.errors import error_chain
+from pipelines.errors import error_chain, unreachable_warehouse
 
 RETRY_POLICY = RetryPolicy(max_retries=3, delay=30, backoff=Backoff.EXPONENTIAL)
 """Retries after 30 s, 90 s and 210 s (Dagster's exponential backoff waits (2^n - 1) x 30 s
@@ -22,7 +22,9 @@ _BUSY_DUCKDB = ("Could not set lock on file", "Conflicting lock is held")
 
 def step_failure(error: BaseException) -> Failure:
     """A Failure with the CLI's message for `error`, retried only when it is transient."""
-    return Failure(description=str(error), allow_retries=is_transient(error))
+    return Failure(
+        description=str(unreachable_warehouse(error) or error), allow_retries=is_transient(error)
+    )
 
 
 def is_transient(error: BaseException) -> bool:

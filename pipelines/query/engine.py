@@ -13,7 +13,8 @@ on a connection that cannot write and is closed right after:
 The timeout interrupts the running query (DuckDB `interrupt()`, PostgreSQL cancel) and raises
 QueryTimeout. Errors are one line: QueryRefused (the statement is not allowed), QueryFailed (the
 database refused it; DuckDB's position included when it gives one), WarehouseBusy, QueryTimeout,
-and ConfigError when there is no warehouse to open (no DuckDB file, no PostgreSQL credentials).
+WarehouseUnavailableError when PostgreSQL cannot be reached, and ConfigError when there is no
+warehouse to open (no DuckDB file, no PostgreSQL credentials).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipelines.config import DESTINATIONS
 from pipelines.defaults import DEFAULT_ANALYTICS_SCHEMA, DEFAULT_DATASET
-from pipelines.errors import ConfigError
+from pipelines.errors import ConfigError, unreachable_warehouse
 from pipelines.query.sandbox import QueryRefused, validate_select
 from pipelines.warehouse_lock import duckdb_file
 
@@ -98,7 +99,8 @@ def run_query(
 
     With `count_rows` the rows beyond `max_rows` are read and counted, never kept, so
     `total_rows` is exact; without it `total_rows` is None when the result was truncated.
-    Raises QueryRefused, QueryFailed, WarehouseBusy, QueryTimeout or ConfigError (module doc).
+    Raises QueryRefused, QueryFailed, WarehouseBusy, QueryTimeout, WarehouseUnavailableError
+    or ConfigError (module doc).
     """
     if max_rows is not None and max_rows < 0:
         raise ConfigError(f"max_rows must be 0 or more, got {max_rows}.")
@@ -315,7 +317,7 @@ def postgres_transaction(timeout_s: float | None) -> Iterator[Any]:
             postgres_dsn(), connect_timeout=_PG_CONNECT_TIMEOUT_S, options=options
         )
     except psycopg2.OperationalError as error:
-        raise QueryFailed(f"Could not connect to PostgreSQL: {_first_line(str(error))}") from None
+        raise unreachable_warehouse(error) or QueryFailed(_first_line(str(error))) from None
     try:
         connection.set_session(readonly=True, autocommit=False)
         yield connection

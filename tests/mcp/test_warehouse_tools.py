@@ -21,6 +21,7 @@ from tests.mcp.helpers import (
     ok,
     warehouse_fingerprint,
 )
+from tests.ports import free_port
 from tests.warehouse import fresh_postgres_database, requires_postgres
 
 
@@ -151,6 +152,28 @@ def test_sql_escapes_are_refused_and_change_nothing(
     assert not out.exists()
     [line] = audit_lines(audit_path)
     assert (line["outcome"], line["arguments"]) == (outcome, {"sql": statement})
+
+
+def test_an_unreachable_postgres_is_a_one_line_tool_error_without_the_password(
+    make_server: MakeServer, audit_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    password = "pw-sentinel-mcp-2b7e"
+    port = free_port()
+    monkeypatch.setenv(
+        "DESTINATION__POSTGRES__CREDENTIALS",
+        f"postgresql://reader:{password}@127.0.0.1:{port}/refiner",
+    )
+    server = make_server(destination="postgres")
+    for tool, arguments in (("query_warehouse", {"sql": "SELECT 1"}), ("describe_warehouse", {})):
+        result = call(server, tool, **arguments)
+        assert result.is_error
+        text = error_text(result)
+        reason = text.removeprefix(f"Error executing tool {tool}: ")
+        assert reason.startswith("Cannot reach the PostgreSQL warehouse (connection to server")
+        assert f"port {port} failed: Connection refused" in text
+        assert "\n" not in text
+    assert [line["outcome"] for line in audit_lines(audit_path)] == ["failed", "failed"]
+    assert password not in audit_path.read_text()
 
 
 def test_statements_that_are_not_select_are_refused_before_running(
