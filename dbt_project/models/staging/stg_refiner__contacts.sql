@@ -1,7 +1,25 @@
 {#
     Contacts from the batch load and from webhook payloads, one row per contact: the newest
     version by last_seen_at; on a tie the batch version, then the latest delivery.
+    The columns the two sources share are listed once, in `contact_columns`.
 #}
+
+{%- set contact_columns = [
+    'uuid',
+    'remote_id',
+    'email',
+    'display_name',
+    'account_uuid',
+    'account_remote_id',
+    'account_display_name',
+    'account_domain',
+    'attributes',
+    'account_attributes',
+    'first_seen_at',
+    'last_seen_at',
+    'last_form_submission_at',
+    'last_tracking_event_at',
+] -%}
 
 with
 
@@ -20,20 +38,9 @@ webhook_contacts as (
 versions as (
 
     select
-        uuid,
-        remote_id,
-        email,
-        display_name,
-        account_uuid,
-        account_remote_id,
-        account_display_name,
-        account_domain,
-        attributes,
-        account_attributes,
-        first_seen_at,
-        last_seen_at,
-        last_form_submission_at,
-        last_tracking_event_at,
+        {%- for column in contact_columns %}
+            {{ column }},
+        {%- endfor %}
         'batch' as version_origin,
         cast(null as timestamp with time zone) as spooled_at,
         _dlt_load_id
@@ -43,20 +50,9 @@ versions as (
     union all
 
     select
-        uuid,
-        remote_id,
-        email,
-        display_name,
-        account_uuid,
-        account_remote_id,
-        account_display_name,
-        account_domain,
-        attributes,
-        account_attributes,
-        first_seen_at,
-        last_seen_at,
-        last_form_submission_at,
-        last_tracking_event_at,
+        {%- for column in contact_columns %}
+            {{ column }},
+        {%- endfor %}
         'webhook' as version_origin,
         spooled_at,
         _dlt_load_id

@@ -1,7 +1,20 @@
 {#
     Answers of the response version that stg_refiner__responses keeps: the batch load's
     answers, or those of the one webhook delivery that carried the newest version.
+    The columns the two sources share are listed once, in `answer_columns`.
 #}
+
+{%- set answer_columns = [
+    'response_uuid',
+    'form_uuid',
+    'contact_uuid',
+    'question_identifier',
+    'position',
+    'value_text',
+    'value_number',
+    'value_bool',
+    'answered_at',
+] -%}
 
 with
 
@@ -26,15 +39,9 @@ kept_versions as (
 versions as (
 
     select
-        response_uuid,
-        form_uuid,
-        contact_uuid,
-        question_identifier,
-        position,
-        value_text,
-        value_number,
-        value_bool,
-        answered_at,
+        {%- for column in answer_columns %}
+            {{ column }},
+        {%- endfor %}
         'batch' as version_origin,
         cast(null as varchar) as webhook_delivery_id,
         _dlt_load_id
@@ -44,15 +51,9 @@ versions as (
     union all
 
     select
-        response_uuid,
-        form_uuid,
-        contact_uuid,
-        question_identifier,
-        position,
-        value_text,
-        value_number,
-        value_bool,
-        answered_at,
+        {%- for column in answer_columns %}
+            {{ column }},
+        {%- endfor %}
         'webhook' as version_origin,
         delivery_id as webhook_delivery_id,
         _dlt_load_id

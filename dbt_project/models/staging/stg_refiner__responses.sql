@@ -2,7 +2,30 @@
     Responses from the batch load and from webhooks (`refiner listen`, `refiner watch`),
     one row per response: the newest version by last_data_reception_at, then last_shown_at;
     on a tie the batch version, then the latest delivery.
+    The columns the two sources share are listed once, in `response_columns`.
 #}
+
+{%- set response_columns = [
+    'uuid',
+    'form_uuid',
+    'contact_uuid',
+    'form_name',
+    'contact_remote_id',
+    'contact_email',
+    'contact_display_name',
+    'account_uuid',
+    'account_remote_id',
+    'show_counter',
+    'data',
+    'tags',
+    'first_shown_at',
+    'last_shown_at',
+    'first_data_reception_at',
+    'last_data_reception_at',
+    'completed_at',
+    'received_at',
+    'dismissed_at',
+] -%}
 
 with
 
@@ -21,25 +44,9 @@ webhook_responses as (
 versions as (
 
     select
-        uuid,
-        form_uuid,
-        contact_uuid,
-        form_name,
-        contact_remote_id,
-        contact_email,
-        contact_display_name,
-        account_uuid,
-        account_remote_id,
-        show_counter,
-        data,
-        tags,
-        first_shown_at,
-        last_shown_at,
-        first_data_reception_at,
-        last_data_reception_at,
-        completed_at,
-        received_at,
-        dismissed_at,
+        {%- for column in response_columns %}
+            {{ column }},
+        {%- endfor %}
         'batch' as version_origin,
         cast(null as varchar) as webhook_delivery_id,
         cast(null as timestamp with time zone) as spooled_at,
@@ -50,25 +57,9 @@ versions as (
     union all
 
     select
-        uuid,
-        form_uuid,
-        contact_uuid,
-        form_name,
-        contact_remote_id,
-        contact_email,
-        contact_display_name,
-        account_uuid,
-        account_remote_id,
-        show_counter,
-        data,
-        tags,
-        first_shown_at,
-        last_shown_at,
-        first_data_reception_at,
-        last_data_reception_at,
-        completed_at,
-        received_at,
-        dismissed_at,
+        {%- for column in response_columns %}
+            {{ column }},
+        {%- endfor %}
         'webhook' as version_origin,
         delivery_id as webhook_delivery_id,
         spooled_at,
