@@ -1,4 +1,4 @@
-"""`refiner listen`, `refiner watch`, `refiner events failed` and `refiner events retry`.
+"""`refiner listen`, `refiner watch`, and `refiner events failed`, `retry` and `prune`.
 
 Bad settings (no webhook secret without --insecure, a bad rules file) fail before anything
 starts, in one line, with exit 2. starlette, uvicorn, jinja2 and slack_sdk are imported
@@ -97,6 +97,28 @@ def retry(
     with store.connection() as connection:
         count = store.requeue_dead(connection, delivery)
     _say(f"{count} actions queued again")
+
+
+@events_app.command("prune")
+def prune(
+    older_than: str = typer.Option(
+        "30d", help="Age (s/m/h/d) past which finished deliveries are deleted."
+    ),
+    spool: Path = _spool,
+) -> None:
+    """Delete finished deliveries (in the warehouse, every action done) older than --older-than.
+
+    A redelivery of a pruned delivery counts as new again, so keep more than Refiner's retry
+    window. Deliveries not yet flushed, or with pending or dead actions, are kept.
+    """
+    from datetime import UTC, datetime
+
+    age = timedelta(seconds=parse_interval(older_than, "--older-than"))
+    store = _existing_spool(spool)
+    with store.connection() as connection:
+        count = store.prune(connection, datetime.now(UTC) - age)
+        connection.execute("vacuum")
+    _say(f"{count} deliveries pruned (received more than {older_than} ago)")
 
 
 def parse_interval(text: str, option: str = "--every") -> float:

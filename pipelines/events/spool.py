@@ -6,7 +6,8 @@ WAL journal with `synchronous=FULL`: a committed transaction is on disk (fsync'd
 - `deliveries`: one row per distinct delivery (`delivery_id`, a digest of the dedup key,
   is unique: a redelivery is ignored). `flushed` marks rows written to the warehouse,
   `planned` rows whose actions were planned from the rules. Rows stay after the flush, so a
-  redelivery days later is still recognised, and `refiner events retry` still has the body.
+  redelivery days later is still recognised, and `refiner events retry` still has the body,
+  until `prune` (`refiner events prune`) deletes those that are finished and old enough.
 - `actions`: the action log, one row per (delivery, rule, action): pending, done, or dead
   after `max_attempts` failures; `flushed` marks outcomes copied to the warehouse.
 - `meta`: small named values, such as `refiner watch`'s cursor.
@@ -256,6 +257,25 @@ class Spool:
                 " and action_index = ? and status = ? and attempts = ?",
                 [(a.delivery_id, a.rule, a.action_index, a.status, a.attempts) for a in actions],
             )
+
+    def prune(self, connection: sqlite3.Connection, received_before: datetime) -> int:
+        """Delete the deliveries received before `received_before` that are finished: in the
+        warehouse, planned, and with every action done and its outcome in the warehouse; and
+        their actions. A delivery not yet flushed, or with a pending or dead action, stays.
+        Returns how many deliveries were deleted."""
+        finished = (
+            "select delivery_id from deliveries where flushed = 1 and planned = 1"
+            " and received_at < ? and not exists (select 1 from actions"
+            " where actions.delivery_id = deliveries.delivery_id"
+            " and (status != 'done' or flushed = 0))"
+        )
+        cutoff = (received_before.astimezone(UTC).isoformat(),)
+        with _transaction(connection):
+            connection.execute(f"delete from actions where delivery_id in ({finished})", cutoff)
+            cursor = connection.execute(
+                f"delete from deliveries where delivery_id in ({finished})", cutoff
+            )
+        return cursor.rowcount
 
     def get_meta(self, connection: sqlite3.Connection, name: str) -> str | None:
         row = connection.execute("select value from meta where name = ?", (name,)).fetchone()
