@@ -7,14 +7,12 @@ test_faults.py, s06, shows that run loading it).
 
 from __future__ import annotations
 
-import io
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
 
 from emulator import DEFAULT_API_KEY, Emulator
-from pipelines.cli import main
+from tests.cli_run import run_refiner
 from tests.ports import free_port
 
 SENTINEL_PASSWORD = "pw-sentinel-7f3a9c1e"
@@ -40,14 +38,11 @@ def test_an_unreachable_postgres_is_one_line_without_the_password(
         "DESTINATION__POSTGRES__CREDENTIALS",
         f"postgresql://loader:{SENTINEL_PASSWORD}@127.0.0.1:{port}/refiner",
     )
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        code = main(COMMANDS[command])
+    run = run_refiner(*COMMANDS[command])
 
-    lines = [line for line in err.getvalue().splitlines() if line.strip()]
-    assert code == 1, lines
-    assert len(lines) == 1, lines
-    assert lines[0].startswith("Error: Cannot reach the PostgreSQL warehouse (connection to server")
-    assert f'"127.0.0.1", port {port} failed: Connection refused' in lines[0]
-    assert lines[0].endswith("fix DESTINATION__POSTGRES__CREDENTIALS, then run again")
-    assert SENTINEL_PASSWORD not in out.getvalue() + err.getvalue()
+    assert run.code == 1, run.stderr
+    (line,) = run.error_lines
+    assert line.startswith("Error: Cannot reach the PostgreSQL warehouse (connection to server")
+    assert f'"127.0.0.1", port {port} failed: Connection refused' in line
+    assert line.endswith("fix DESTINATION__POSTGRES__CREDENTIALS, then run again")
+    assert SENTINEL_PASSWORD not in run.output

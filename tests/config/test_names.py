@@ -8,14 +8,12 @@ with a 17-line lookup error.
 
 from __future__ import annotations
 
-import io
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
 
 from emulator import DEFAULT_API_KEY, Emulator
-from pipelines.cli import main
+from tests.cli_run import run_refiner
 
 COMMANDS = {
     "load": ["load"],
@@ -35,13 +33,6 @@ BAD_NAMES = [
 ]
 
 
-def _run(args: list[str]) -> tuple[int, list[str]]:
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        code = main(args)
-    return code, [line for line in err.getvalue().splitlines() if line.strip()]
-
-
 @pytest.mark.parametrize("command", list(COMMANDS))
 @pytest.mark.parametrize(("options", "message"), BAD_NAMES)
 def test_bad_name_is_refused_by_every_command(
@@ -57,10 +48,10 @@ def test_bad_name_is_refused_by_every_command(
     database = tmp_path / "warehouse.duckdb"
     if command != "load":
         database.touch()  # so that only the name is wrong
-    code, lines = _run([*COMMANDS[command], "--duckdb-path", str(database), *options])
-    assert code == 2, lines
-    assert len(lines) == 1, lines
-    assert message in lines[0]
+    run = run_refiner(*COMMANDS[command], "--duckdb-path", str(database), *options)
+    assert run.code == 2, run.stderr
+    (line,) = run.error_lines
+    assert message in line
     assert len(emulator.request_log) == 0, "a request was sent before the names were checked"
     if command == "load":
         assert not database.exists()

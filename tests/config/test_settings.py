@@ -7,16 +7,13 @@ out-of-range setting is refused (exit 2, one line) before the first request.
 
 from __future__ import annotations
 
-import io
 import os
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from emulator import DEFAULT_API_KEY, Emulator
-from pipelines.cli import main
 from pipelines.config import make_client, resolve_source_settings
 from pipelines.load.run import run_load
 from sources.refiner.settings import (
@@ -26,6 +23,7 @@ from sources.refiner.settings import (
     DEFAULT_TIMEOUT_SECONDS,
     MAX_PAGE_LENGTH,
 )
+from tests.cli_run import run_refiner
 from tests.dlt_project import DltProject
 
 TOML = """[sources.refiner]
@@ -150,15 +148,12 @@ def test_bad_setting_is_refused_before_any_request(
     os.environ["SOURCES__REFINER__API_KEY"] = DEFAULT_API_KEY
     os.environ["SOURCES__REFINER__BASE_URL"] = emulator.base_url
     os.environ[f"SOURCES__REFINER__{name}"] = value
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        code = main(
-            ["load", "--duckdb-path", str(tmp_path / "w.duckdb"), "--pipelines-dir", str(tmp_path)]
-        )
-    lines = [line for line in err.getvalue().splitlines() if line.strip()]
-    assert code == 2, err.getvalue()
-    assert len(lines) == 1, lines
-    assert message in lines[0]
-    assert f"SOURCES__REFINER__{name}" in lines[0], "the error says where to fix it"
+    run = run_refiner(
+        "load", "--duckdb-path", str(tmp_path / "w.duckdb"), "--pipelines-dir", str(tmp_path)
+    )
+    assert run.code == 2, run.stderr
+    (line,) = run.error_lines
+    assert message in line
+    assert f"SOURCES__REFINER__{name}" in line, "the error says where to fix it"
     assert len(emulator.request_log) == 0, "a request was sent before the settings were checked"
     assert not (tmp_path / "w.duckdb").exists()

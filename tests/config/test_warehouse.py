@@ -9,19 +9,17 @@ the configured schemas (the Dagster runs read the same key: tests/orchestration)
 
 from __future__ import annotations
 
-import io
 import json
 import os
-from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from emulator import DEFAULT_API_KEY, Emulator
-from pipelines.cli import main
 from pipelines.config import WarehouseSettings, resolve_warehouse
 from pipelines.errors import ConfigError
+from tests.cli_run import run_refiner
 from tests.dlt_project import DltProject
 
 TOML = """[warehouse]
@@ -29,13 +27,6 @@ destination = "postgres"
 dataset = "toml_raw"
 analytics_schema = "toml_models"
 """
-
-
-def _run(args: list[str]) -> tuple[int, str, list[str]]:
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        code = main(args)
-    return code, out.getvalue(), [line for line in err.getvalue().splitlines() if line.strip()]
 
 
 def _names(settings: WarehouseSettings) -> tuple[str, str, str]:
@@ -115,11 +106,11 @@ def test_every_command_refuses_a_bad_configured_destination_before_any_request(
         '[warehouse]\ndestination = "snowflake"\n',
     )
     database = tmp_path / "warehouse.duckdb"
-    code, _, lines = _run([*COMMANDS[command], "--duckdb-path", str(database)])
-    assert code == 2, lines
-    assert len(lines) == 1, lines
-    assert "Unknown warehouse.destination 'snowflake'" in lines[0]
-    assert lines[0].endswith("fix WAREHOUSE__DESTINATION or [warehouse] in .dlt/config.toml")
+    run = run_refiner(*COMMANDS[command], "--duckdb-path", str(database))
+    assert run.code == 2, run.stderr
+    (line,) = run.error_lines
+    assert "Unknown warehouse.destination 'snowflake'" in line
+    assert line.endswith("fix WAREHOUSE__DESTINATION or [warehouse] in .dlt/config.toml")
     assert len(emulator.request_log) == 0
     assert not database.exists()
 
@@ -138,16 +129,16 @@ def test_every_command_works_in_the_schemas_of_config_toml(
     monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt"))
 
     for args in (["load"], ["transform", "--quiet"]):
-        code, _, lines = _run(args)
-        assert code == 0, lines
-    code, plan, lines = _run(["push-traits", "--dry-run"])
-    assert code == 0, lines
-    summary = json.loads(plan.splitlines()[0])
-    code, _, lines = _run(["digest", "--to", "file", "--output-dir", str(tmp_path / "digest")])
-    assert code == 0, lines
+        run = run_refiner(*args)
+        assert run.code == 0, run.stderr
+    plan = run_refiner("push-traits", "--dry-run")
+    assert plan.code == 0, plan.stderr
+    summary = json.loads(plan.stdout.splitlines()[0])
+    digest = run_refiner("digest", "--to", "file", "--output-dir", str(tmp_path / "digest"))
+    assert digest.code == 0, digest.stderr
     assert (tmp_path / "digest" / "digest.json").is_file()
-    code, out, lines = _run(["sql", "--format", "csv", "select count(*) from team_raw.responses"])
-    assert code == 0, lines
+    counted = run_refiner("sql", "--format", "csv", "select count(*) from team_raw.responses")
+    assert counted.code == 0, counted.stderr
 
     with duckdb.connect(str(database), read_only=True) as connection:
         found = connection.execute("SELECT schema_name FROM duckdb_schemas()").fetchall()
@@ -160,6 +151,6 @@ def test_every_command_works_in_the_schemas_of_config_toml(
     assert {"team_raw", "team_models"} <= schemas
     assert not {"refiner_raw", "refiner_analytics"} & schemas
     assert responses > 0
-    assert out.splitlines()[1:] == [str(responses)]
+    assert counted.stdout.splitlines()[1:] == [str(responses)]
     assert summary["dry_run"] == "push-traits"
     assert summary["new"] == traits > 0

@@ -20,7 +20,6 @@ from typing import Any
 
 from emulator import DEFAULT_API_KEY, Emulator, SeedConfig
 from emulator.models import Question
-from pipelines.cli import main
 
 DAY = date(2026, 3, 10)  # a Tuesday; Berlin is UTC+1 (CET)
 EMPTY_DAY = date(2026, 3, 12)
@@ -143,23 +142,6 @@ def build_warehouse(directory: Path, postgres_url: str | None = None) -> Warehou
 def _quiet() -> Iterator[None]:
     with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
         yield
-
-
-@dataclass(frozen=True)
-class CliRun:
-    """Exit code and captured stdout / stderr of one in-process `refiner` command."""
-
-    code: int
-    stdout: str
-    stderr: str
-
-
-def run_refiner(*args: str) -> CliRun:
-    """Run `refiner <args>` in-process and capture what it prints."""
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        code = main(list(args))
-    return CliRun(code, out.getvalue(), err.getvalue())
 
 
 @dataclass

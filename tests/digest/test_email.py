@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.digest.helpers import DAY, SCRIPT, Warehouse, run_refiner
+from tests.cli_run import run_refiner
+from tests.digest.helpers import DAY, SCRIPT, Warehouse
 from tests.digest.smtp import smtp_server, tls_files
 
 PASSWORD = "smtp-sentinel-pa55word"

@@ -12,7 +12,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.digest.helpers import DAY, HOSTILE, SCRIPT, Warehouse, run_refiner
+from tests.cli_run import run_refiner
+from tests.digest.helpers import DAY, HOSTILE, SCRIPT, Warehouse
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from pipelines.digest.settings import email_settings, llm_settings, slack_settings
-from tests.digest.helpers import DAY, Recorder, Warehouse, http_receiver, run_refiner
+from tests.cli_run import run_refiner
+from tests.digest.helpers import DAY, Recorder, Warehouse, http_receiver
 from tests.digest.smtp import smtp_server
 
 SMTP_PASSWORD = "smtp-sentinel-9f8e7d"

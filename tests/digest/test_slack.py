@@ -7,7 +7,8 @@ import logging
 
 import pytest
 
-from tests.digest.helpers import DAY, EMPTY_DAY, Recorder, Warehouse, http_receiver, run_refiner
+from tests.cli_run import run_refiner
+from tests.digest.helpers import DAY, EMPTY_DAY, Recorder, Warehouse, http_receiver
 
 MENTIONS = ("<!channel>", "<@U0123>", "<http://evil.example|click>", "<script>", "<b>")
 

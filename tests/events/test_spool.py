@@ -3,15 +3,13 @@ their actions; a delivery not yet in the warehouse, or with a pending or dead ac
 
 from __future__ import annotations
 
-import io
 import sqlite3
-from contextlib import redirect_stderr, redirect_stdout
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from pipelines.cli import main
 from pipelines.events.payload import Delivery, parse_body
 from pipelines.events.spool import Spool
+from tests.cli_run import run_refiner
 from tests.events.helpers import encode, survey_payload
 
 RULE = "detractor follow-up"
@@ -77,14 +75,12 @@ def test_refiner_events_prune_deletes_what_is_older_than_asked(tmp_path: Path) -
     with sqlite3.connect(path) as connection:
         connection.execute("update deliveries set received_at = ?", (forty_days_ago,))
 
-    outputs = []
-    for age in ("60d", "30d"):
-        out, err = io.StringIO(), io.StringIO()
-        with redirect_stdout(out), redirect_stderr(err):
-            code = main(["events", "prune", "--spool", str(path), "--older-than", age])
-        assert code == 0, err.getvalue()
-        outputs.append(out.getvalue().strip())
-    assert outputs == [
+    runs = [
+        run_refiner("events", "prune", "--spool", str(path), "--older-than", age)
+        for age in ("60d", "30d")
+    ]
+    assert [run.code for run in runs] == [0, 0], runs[-1].stderr
+    assert [run.stdout.strip() for run in runs] == [
         "0 deliveries pruned (received more than 60d ago)",
         "2 deliveries pruned (received more than 30d ago)",
     ]
@@ -92,10 +88,8 @@ def test_refiner_events_prune_deletes_what_is_older_than_asked(tmp_path: Path) -
         (left,) = connection.execute("select count(*) from deliveries").fetchone()
     assert left == len(deliveries) - 2
 
-    err = io.StringIO()
-    with redirect_stdout(io.StringIO()), redirect_stderr(err):
-        code = main(["events", "prune", "--spool", str(path), "--older-than", "soon"])
-    assert code == 2
-    assert err.getvalue().strip().splitlines() == [
+    refused = run_refiner("events", "prune", "--spool", str(path), "--older-than", "soon")
+    assert refused.code == 2
+    assert refused.error_lines == [
         "Error: --older-than 'soon': use a positive duration, e.g. 60s, 5m or 1h"
     ]

@@ -13,13 +13,12 @@ test needs to kill it or to see exactly what a user sees on the terminal.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -30,6 +29,7 @@ import pytest
 
 from emulator import DEFAULT_API_KEY, Emulator, SeedConfig
 from pipelines.defaults import DEFAULT_DATASET
+from tests.cli_run import CliRun, run_refiner
 from tests.warehouse import fresh_postgres_database, requires_postgres
 
 REPO = Path(__file__).resolve().parents[2]
@@ -296,19 +296,6 @@ DESTINATIONS = [
 
 
 # --------------------------------------------------------------------------- running loads
-@dataclass(frozen=True)
-class CliRun:
-    """Exit code and captured output of one `refiner` invocation."""
-
-    code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
-
-
 def load_env(
     emulator: Emulator | None,
     warehouse: Warehouse,
@@ -338,19 +325,6 @@ def load_env(
 
 def load_args(warehouse: Warehouse, pipelines_dir: Path, *extra: str) -> list[str]:
     return ["load", *warehouse.cli_args(), "--pipelines-dir", str(pipelines_dir), *extra]
-
-
-def run_refiner(args: Sequence[str], env: Mapping[str, str]) -> CliRun:
-    """Run the `refiner` CLI in-process with `env` set; capture what it prints."""
-    out, err = io.StringIO(), io.StringIO()
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in env.items():
-            patch.setenv(name, value)
-        with redirect_stdout(out), redirect_stderr(err):
-            from pipelines.cli import main
-
-            code = main(list(args))
-    return CliRun(code, out.getvalue(), err.getvalue())
 
 
 def refiner_process(
@@ -390,8 +364,8 @@ def load(
     """`refiner load` in-process; fails the test when it does not exit 0."""
     warehouse.close()
     run = run_refiner(
-        load_args(warehouse, pipelines_dir, *extra),
-        load_env(emulator, warehouse, pipelines_dir, **settings),
+        *load_args(warehouse, pipelines_dir, *extra),
+        env=load_env(emulator, warehouse, pipelines_dir, **settings),
     )
     assert run.code == 0, f"refiner load exited {run.code}:\n{run.output}"
     return run

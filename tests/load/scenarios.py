@@ -24,12 +24,12 @@ from typing import Any
 import pytest
 
 from emulator import Emulator, SeedConfig
+from tests.cli_run import CliRun
 from tests.load.helpers import (
     DESTINATIONS,
     REFINER,
     REPO,
     SNAPSHOT_TABLES,
-    CliRun,
     Warehouse,
     api_instant,
     assert_consistent,

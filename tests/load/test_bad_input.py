@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from emulator import DEFAULT_API_KEY, Emulator
+from tests.cli_run import CliRun
 from tests.load.helpers import (
-    CliRun,
     Warehouse,
     duckdb_warehouse,
     load,

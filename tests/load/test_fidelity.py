@@ -13,11 +13,11 @@ import httpx
 import pytest
 
 from emulator import DEFAULT_API_KEY, Emulator
+from tests.cli_run import CliRun
 from tests.load.helpers import (
     DESTINATIONS,
     REPORTING_DAYS,
     TIMESTAMP_COLUMNS,
-    CliRun,
     Warehouse,
     api_instant,
     as_date,

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from emulator import Emulator
-from tests.load.helpers import duckdb_warehouse, load, load_args, load_env, run_refiner
+from tests.cli_run import run_refiner
+from tests.load.helpers import duckdb_warehouse, load, load_args, load_env
 
 _HOLD = "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); input()"
 
@@ -52,7 +53,7 @@ def test_busy_duckdb_file_is_named_with_its_holder(
     process, database = request.getfixturevalue("holder")
 
     run = run_refiner(
-        load_args(warehouse, pipelines), load_env(load_emulator, warehouse, pipelines)
+        *load_args(warehouse, pipelines), env=load_env(load_emulator, warehouse, pipelines)
     )
 
     lines = [line for line in run.stderr.splitlines() if line.strip()]

@@ -3,9 +3,6 @@ environment variables the CLI reads, definitions built from them, and in-process
 
 from __future__ import annotations
 
-import io
-from collections.abc import Sequence
-from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +12,7 @@ import pytest
 
 from emulator import DEFAULT_API_KEY, Emulator
 from pipelines.defaults import DEFAULT_DATASET
+from tests.cli_run import run_refiner
 
 SEED: dict[str, Any] = {
     "seed": 31,
@@ -69,18 +67,8 @@ def configure(
 
 def cli_load(*args: str) -> None:
     """`refiner load` with `args` in-process; fails the test unless it exits 0."""
-    code, _, stderr = refiner(["load", *args])
-    assert code == 0, stderr
-
-
-def refiner(args: Sequence[str]) -> tuple[int, str, str]:
-    """Run the `refiner` CLI in-process: exit code, stdout, stderr."""
-    from pipelines.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        code = main(list(args))
-    return code, out.getvalue(), err.getvalue()
+    run = run_refiner("load", *args)
+    assert run.code == 0, run.stderr
 
 
 def execute_job(name: str, instance: Any = None) -> Any:

@@ -37,7 +37,7 @@ from sources.refiner.errors import (
     TransportError,
     ValidationError,
 )
-from tests.orchestration.helpers import refiner
+from tests.cli_run import run_refiner
 
 STAGING_SOURCES = {
     "stg_refiner__contacts": "contacts",
@@ -272,8 +272,9 @@ def test_a_looping_error_chain_is_classified_without_hanging() -> None:
 
 
 def test_orchestrate_check_lists_assets_jobs_and_schedules() -> None:
-    code, out, err = refiner(["orchestrate", "--check"])
-    assert code == 0, err
+    run = run_refiner("orchestrate", "--check")
+    assert run.code == 0, run.stderr
+    out = run.stdout
     assert "Definitions OK: 32 assets, 3 jobs, 3 schedules." in out
     assert "refiner_load: refiner/responses <- -" in out
     assert "refiner_transform: stg_refiner__responses <- refiner/responses" in out

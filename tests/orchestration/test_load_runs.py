@@ -17,6 +17,7 @@ from dagster import AssetKey, DagsterInstance
 from emulator import Emulator
 from pipelines.orchestration.definitions import build_definitions
 from pipelines.orchestration.keys import loaded_tables
+from tests.cli_run import run_refiner
 from tests.conftest import MakeEmulator
 from tests.dlt_project import DltProject
 from tests.orchestration.helpers import (
@@ -28,7 +29,6 @@ from tests.orchestration.helpers import (
     materializations,
     query,
     reads,
-    refiner,
 )
 from tests.ports import free_port
 
@@ -87,8 +87,8 @@ def test_cli_and_dagster_load_into_the_dataset_of_one_warehouse_setting(
     cli_load()
     (loaded,) = query(setup.duckdb_path, "SELECT count(*) FROM team_raw.responses")[0]
     emulator.request_log.clear()
-    code, noop, _ = refiner(["load"])
-    assert code == 0
+    noop = run_refiner("load")
+    assert noop.code == 0
     noop_reads = reads(emulator)
     emulator.request_log.clear()
 
@@ -111,7 +111,7 @@ def test_cli_and_dagster_load_into_the_dataset_of_one_warehouse_setting(
     schemas = {name for (name,) in found}
     assert "team_raw" in schemas and "refiner_raw" not in schemas
     assert query(setup.duckdb_path, "SELECT count(*) FROM team_raw.responses")[0] == (loaded,)
-    assert "nothing new" in noop
+    assert "nothing new" in noop.stdout
 
 
 def test_a_run_that_meets_the_pipeline_lock_is_skipped_not_failed(
@@ -143,9 +143,9 @@ def test_a_refused_key_fails_the_load_step_with_the_cli_message(
 ) -> None:
     emulator: Emulator = make_emulator(**SEED)
     configure(monkeypatch, tmp_path, emulator, api_key=SENTINEL_KEY)
-    code, _, stderr = refiner(["load"])
-    assert code == 3
-    (line,) = stderr.strip().splitlines()
+    run = run_refiner("load")
+    assert run.code == 3
+    (line,) = run.error_lines
     assert line.startswith("Error: ")
     cli_message = line.removeprefix("Error: ")
 
@@ -172,9 +172,9 @@ def test_a_warehouse_that_is_down_fails_the_load_step_with_the_cli_message(
         "DESTINATION__POSTGRES__CREDENTIALS",
         f"postgresql://loader:{password}@127.0.0.1:{free_port()}/refiner",
     )
-    code, _, stderr = refiner(["load"])
-    assert code == 1
-    (line,) = stderr.strip().splitlines()
+    run = run_refiner("load")
+    assert run.code == 1
+    (line,) = run.error_lines
     cli_message = line.removeprefix("Error: ")
     assert cli_message.startswith("Cannot reach the PostgreSQL warehouse")
 

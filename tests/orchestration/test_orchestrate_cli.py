@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.orchestration.helpers import refiner
+from tests.cli_run import run_refiner
 
 
 @pytest.mark.parametrize("module", ["dagster", "dagster_dbt", "dagster_webserver"])
@@ -18,10 +18,10 @@ def test_without_the_extra_orchestrate_says_how_to_install_it(
     # A None entry makes `import module` raise ImportError, as when it is not installed.
     monkeypatch.setitem(sys.modules, module, None)
     for args in (["orchestrate"], ["orchestrate", "--check"]):
-        code, out, err = refiner(args)
-        assert code == 2
-        assert out == ""
-        assert err.strip().splitlines() == [
+        run = run_refiner(*args)
+        assert run.code == 2
+        assert run.stdout == ""
+        assert run.error_lines == [
             "Error: refiner orchestrate needs Dagster, which is not installed: "
             "pip install 'refiner-dlt[dagster]'"
         ]

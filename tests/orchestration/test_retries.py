@@ -37,6 +37,7 @@ from pipelines.orchestration.keys import loaded_tables, raw_table_key
 from pipelines.orchestration.load_assets import LOAD_OP
 from pipelines.orchestration.schedules import INCREMENTAL_JOB
 from sources.refiner.schema import primary_key
+from tests.cli_run import run_refiner
 from tests.conftest import MakeEmulator
 from tests.orchestration.helpers import (
     SEED,
@@ -48,7 +49,6 @@ from tests.orchestration.helpers import (
     materializations,
     query,
     reads,
-    refiner,
 )
 
 pytestmark = pytest.mark.slow
@@ -116,11 +116,9 @@ def test_a_refiner_fault_that_outlasts_the_client_is_retried_by_the_step(
 ) -> None:
     monkeypatch.setenv("SOURCES__REFINER__MAX_ATTEMPTS", str(CLIENT_ATTEMPTS))
     cli_rule = second_contacts_page_fails(emulator, status, retry_after)
-    code, _, stderr = refiner(
-        ["load", "--duckdb-path", str(warehouse.duckdb_path.with_name("cli.duckdb"))]
-    )
-    assert (code, cli_rule.hits) == (1, CLIENT_ATTEMPTS), stderr
-    cli_message = error_line(stderr)
+    run = run_refiner("load", "--duckdb-path", str(warehouse.duckdb_path.with_name("cli.duckdb")))
+    assert (run.code, cli_rule.hits) == (1, CLIENT_ATTEMPTS), run.stderr
+    cli_message = error_line(run.stderr)
     assert f"-> {status})" in cli_message
     rule = second_contacts_page_fails(emulator, status, retry_after)
     emulator.request_log.clear()
@@ -142,9 +140,9 @@ def test_a_duckdb_file_held_by_another_process_is_retried_once_it_is_let_go(
     warehouse: Setup, no_wait: RetryPolicy
 ) -> None:
     with held_open(HOLD_FILE, warehouse.duckdb_path) as holder:
-        code, _, stderr = refiner(["load"])
-        assert code == 1, stderr
-        cli_message = error_line(stderr)
+        run = run_refiner("load")
+        assert run.code == 1, run.stderr
+        cli_message = error_line(run.stderr)
         assert cli_message.startswith(f"DuckDB file {warehouse.duckdb_path} is locked by ")
         assert f"(PID {holder.pid})" in cli_message
         # The holder closes its connection when the first attempt has failed, before the retry.
@@ -195,11 +193,9 @@ def test_a_validation_error_fails_the_load_step_without_a_retry(
         monkeypatch.setenv("SOURCES__REFINER__PAGE_LENGTH", "5000")
     else:
         emulator.faults.add("status", status=400, path="/contacts", times=None)
-    code, _, stderr = refiner(
-        ["load", "--duckdb-path", str(warehouse.duckdb_path.with_name("cli.duckdb"))]
-    )
-    assert code == 2, stderr
-    cli_message = error_line(stderr)
+    run = run_refiner("load", "--duckdb-path", str(warehouse.duckdb_path.with_name("cli.duckdb")))
+    assert run.code == 2, run.stderr
+    cli_message = error_line(run.stderr)
     emulator.request_log.clear()
 
     result = load_run(no_wait)

@@ -14,8 +14,9 @@ from dagster import AssetKey, DagsterInstance
 
 from emulator import Emulator
 from pipelines.orchestration.definitions import build_definitions
+from tests.cli_run import run_refiner
 from tests.conftest import MakeEmulator
-from tests.orchestration.helpers import SEED, cli_load, configure, refiner
+from tests.orchestration.helpers import SEED, cli_load, configure
 
 pytestmark = pytest.mark.slow
 
@@ -29,9 +30,9 @@ def test_a_failed_dbt_test_fails_the_step_with_the_cli_message(
     with duckdb.connect(str(setup.duckdb_path)) as connection:
         # A second row for one form: stg_refiner__forms' unique test on form_uuid fails.
         connection.execute("INSERT INTO refiner_raw.forms SELECT * FROM refiner_raw.forms LIMIT 1")
-    code, _, stderr = refiner(["transform", "--duckdb-path", str(setup.duckdb_path), "--quiet"])
-    assert code == 1
-    cli_message = stderr.strip().removeprefix("Error: ")
+    run = run_refiner("transform", "--duckdb-path", str(setup.duckdb_path), "--quiet")
+    assert run.code == 1
+    cli_message = run.stderr.strip().removeprefix("Error: ")
     assert cli_message.startswith("dbt build failed on duckdb: ")
     assert "unique_stg_refiner__forms_form_uuid" in cli_message
 

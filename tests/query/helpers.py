@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import subprocess
@@ -12,7 +11,7 @@ import sys
 import textwrap
 from collections import defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
@@ -22,7 +21,6 @@ from typing import Any
 import pytest
 
 from emulator import DEFAULT_API_KEY, Emulator, SeedConfig
-from pipelines.cli import main
 
 
 def query_seed() -> SeedConfig:
@@ -30,26 +28,6 @@ def query_seed() -> SeedConfig:
     return SeedConfig(
         seed=11, contacts=60, accounts=12, forms=6, segments=4, responses=400, days=30
     )
-
-
-@dataclass(frozen=True)
-class CliRun:
-    """Exit code, standard output and standard error of one in-process `refiner` command."""
-
-    code: int
-    stdout: str
-    stderr: str
-
-
-def run_refiner(*args: str, stdin: str | None = None) -> CliRun:
-    """Run `refiner <args>` in-process, with `stdin` as standard input when given."""
-    out, err = io.StringIO(), io.StringIO()
-    with pytest.MonkeyPatch.context() as patch:
-        if stdin is not None:
-            patch.setattr(sys, "stdin", io.StringIO(stdin))
-        with redirect_stdout(out), redirect_stderr(err):
-            code = main(list(args))
-    return CliRun(code, out.getvalue(), err.getvalue())
 
 
 @contextmanager

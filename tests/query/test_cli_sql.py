@@ -13,12 +13,12 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
+from tests.cli_run import run_refiner
 from tests.query.helpers import (
     KNOWN_ROWS,
     Loaded,
     assert_nps_by_week,
     file_digest,
-    run_refiner,
     writer_holding,
 )
 

@@ -23,12 +23,12 @@ from pipelines.query.engine import (
     run_query,
     stream_query,
 )
+from tests.cli_run import run_refiner
 from tests.query.helpers import (
     assert_nps_by_week,
     build_warehouse,
     query_seed,
     refiner_env,
-    run_refiner,
 )
 from tests.warehouse import PostgresDatabase, fresh_postgres_database, requires_postgres
 

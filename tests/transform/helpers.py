@@ -7,12 +7,11 @@ computed here from the API shapes in `emulator.store` and never from the warehou
 
 from __future__ import annotations
 
-import io
 import json
 import math
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -21,7 +20,6 @@ from typing import Any
 import pytest
 
 from emulator import DEFAULT_API_KEY, Emulator, SeedConfig
-from pipelines.cli import main
 
 SCHEMA = "refiner_analytics"
 MODELS = (
@@ -58,22 +56,6 @@ def transform_seed() -> SeedConfig:
     return SeedConfig(
         seed=11, contacts=60, accounts=12, forms=6, segments=4, responses=400, days=30
     )
-
-
-@dataclass(frozen=True)
-class CliRun:
-    """Exit code and captured output of one in-process `refiner` command."""
-
-    code: int
-    output: str
-
-
-def run_refiner(*args: str) -> CliRun:
-    """Run `refiner <args>` in-process and capture what it prints."""
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        code = main(list(args))
-    return CliRun(code, out.getvalue() + err.getvalue())
 
 
 @contextmanager

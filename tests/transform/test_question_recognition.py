@@ -9,10 +9,8 @@ it until `[transform] nps_questions` names it.
 
 from __future__ import annotations
 
-import io
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,7 +20,7 @@ import pytest
 
 from emulator import DEFAULT_API_KEY, Emulator, SeedConfig
 from emulator.models import Question
-from pipelines.cli import main
+from tests.cli_run import run_refiner
 
 pytestmark = pytest.mark.slow
 MYSTERY = "Mystery survey"
@@ -33,13 +31,6 @@ class Setup:
     emulator: Emulator
     database: Path
     mystery: str
-
-
-def _refiner(*args: str) -> tuple[int, str]:
-    out = io.StringIO()
-    with redirect_stdout(out), redirect_stderr(out):
-        code = main(list(args))
-    return code, out.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -72,19 +63,19 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
         }.items():
             patch.setenv(name, value)
         database = directory / "refiner.duckdb"
-        code, output = _refiner(
+        run = run_refiner(
             "load", "--duckdb-path", str(database), "--pipelines-dir", str(directory / "dlt")
         )
-        assert code == 0, output
+        assert run.code == 0, run.output
         yield Setup(emulator, database, mystery)
 
 
 def _transform(setup: Setup, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "target"))
     monkeypatch.setenv("DBT_LOG_PATH", str(tmp_path / "logs"))
-    code, output = _refiner("transform", "--duckdb-path", str(setup.database), "--quiet")
-    assert code == 0, output
-    return output
+    run = run_refiner("transform", "--duckdb-path", str(setup.database), "--quiet")
+    assert run.code == 0, run.output
+    return run.output
 
 
 def _query(setup: Setup, sql: str) -> list[tuple]:
@@ -174,6 +165,6 @@ def test_bad_setting_is_a_usage_error(
     loaded: Setup, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TRANSFORM__NPS_QUESTIONS", "[1, 2]")
-    code, output = _refiner("transform", "--duckdb-path", str(loaded.database), "--quiet")
-    assert code == 2
-    assert "transform.nps_questions must be a list of question identifiers" in output
+    run = run_refiner("transform", "--duckdb-path", str(loaded.database), "--quiet")
+    assert run.code == 2
+    assert "transform.nps_questions must be a list of question identifiers" in run.output

@@ -8,7 +8,7 @@ import pytest
 
 from pipelines.errors import EXIT_USAGE, ConfigError
 from pipelines.transform import run_transform
-from tests.transform.helpers import run_refiner
+from tests.cli_run import run_refiner
 
 
 def test_missing_duckdb_file_says_to_load_first(tmp_path: Path) -> None:

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from emulator import Emulator
+from tests.cli_run import CliRun, run_refiner
 from tests.transform.helpers import (
     MODELS,
     SCHEMA,
     TRAIT_COLUMNS,
-    CliRun,
     as_trait_rows,
     assert_nps_daily,
     consistency_is_exact,
@@ -24,7 +24,6 @@ from tests.transform.helpers import (
     expected_nps_daily,
     expected_traits,
     refiner_env,
-    run_refiner,
     run_results,
     scored_answers,
     transform_seed,
