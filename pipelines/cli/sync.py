@@ -38,12 +38,7 @@ def _target(
     from pipelines.sync.runs import WarehouseTarget
 
     warehouse = resolve_warehouse(destination, dataset, analytics_schema, duckdb_path)
-    return WarehouseTarget(
-        warehouse.destination,
-        str(warehouse.duckdb_path),
-        warehouse.dataset,
-        warehouse.analytics_schema,
-    )
+    return WarehouseTarget.of(warehouse)
 
 
 _ID_COLUMN = typer.Option(None, "--id-column", help="Column sent as `id` (default remote_id).")

@@ -42,12 +42,7 @@ def build_sync_assets(warehouse: WarehouseSettings) -> AssetsDefinition:
 
 
 def _push(context: AssetExecutionContext, warehouse: WarehouseSettings) -> SyncReport:
-    target = WarehouseTarget(
-        warehouse.destination,
-        str(warehouse.duckdb_path),
-        warehouse.dataset,
-        warehouse.analytics_schema,
-    )
+    target = WarehouseTarget.of(warehouse)
     plan = prepare_traits(target, SyncInput(), TraitOptions())
     for warning in plan.warnings:
         context.log.warning(warning)

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipelines.config import check_dataset, check_destination
+from pipelines.config import WarehouseSettings, check_dataset, check_destination
 from pipelines.defaults import DEFAULT_ANALYTICS_SCHEMA, DEFAULT_DATASET, DEFAULT_DUCKDB_PATH
 from pipelines.errors import ConfigError
 from pipelines.query.sandbox import validate_select
@@ -36,6 +36,16 @@ class WarehouseTarget:
     duckdb_path: str = DEFAULT_DUCKDB_PATH
     dataset: str = DEFAULT_DATASET
     analytics_schema: str = DEFAULT_ANALYTICS_SCHEMA
+
+    @classmethod
+    def of(cls, warehouse: WarehouseSettings) -> WarehouseTarget:
+        """The target of resolved `[warehouse]` settings (`pipelines.config.resolve_warehouse`)."""
+        return cls(
+            warehouse.destination,
+            str(warehouse.duckdb_path),
+            warehouse.dataset,
+            warehouse.analytics_schema,
+        )
 
     def open(self, *, read_only: bool) -> Warehouse:
         """Connect; read-only connections run the input query so it cannot write."""

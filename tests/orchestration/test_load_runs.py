@@ -166,7 +166,7 @@ def test_a_warehouse_that_is_down_fails_the_load_step_with_the_cli_message(
 ) -> None:
     emulator: Emulator = make_emulator(**SEED)
     configure(monkeypatch, tmp_path, emulator)
-    password = "pw-sentinel-orchestration-5d1c"
+    password = "sentinel-pw-5d1c"
     monkeypatch.setenv("WAREHOUSE__DESTINATION", "postgres")
     monkeypatch.setenv(
         "DESTINATION__POSTGRES__CREDENTIALS",
