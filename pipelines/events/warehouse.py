@@ -183,7 +183,7 @@ def delivery_tables(deliveries: Sequence[SpooledDelivery]) -> dict[str, pa.Table
     rows = pa.array([row for row, _ in indexed], pa.int64())
     responses = reshape_responses([item for _, item in indexed])
     response_ids = ids.take(rows)
-    contacts = reshape_contacts([contact_item(d.raw) for d in parsed]).contacts
+    contacts = reshape_contacts([contact_item(d.raw) for d in parsed])
     return {
         "webhook_events": events,
         "webhook_responses": responses.responses.append_column(
@@ -192,8 +192,11 @@ def delivery_tables(deliveries: Sequence[SpooledDelivery]) -> dict[str, pa.Table
         "webhook_response_answers": responses.answers.append_column(
             "delivery_id", response_ids.take(responses.answer_rows)
         ),
-        "webhook_contacts": contacts.append_column("delivery_id", ids).append_column(
+        "webhook_contacts": contacts.contacts.append_column("delivery_id", ids).append_column(
             "spooled_at", spooled
+        ),
+        "webhook_contact_attributes": contacts.attributes.append_column(
+            "delivery_id", ids.take(contacts.attribute_rows)
         ),
     }
 

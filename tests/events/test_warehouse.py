@@ -114,13 +114,21 @@ def test_webhook_then_batch_is_one_row_with_the_newest_version(
         )
         assert sorted(answers) == sorted(batch)
         assert len(batch) == len(chosen)
+        # Every contact's kept version is the batch one (the webhooks are not newer), so its
+        # attributes are the batch rows, none lost to the version join.
+        staged = query("select count(*) from refiner_analytics.stg_refiner__contact_attributes")
+        assert staged == query("select count(*) from refiner_raw.contact_attributes")
 
         newer = json.loads(json.dumps(plain))
         newer["last_data_reception_at"] = newer["completed_at"] = "2099-01-01 00:00:00"
         question = next(k for k, v in newer["data"].items() if isinstance(v, str))
         newer["data"][question] = ["webhook one", "webhook two", "webhook three"]
         newer_body = json.loads(webhook_body(newer, dump["project_uuid"]))
-        newer_body.update(last_seen_at="2099-01-01T00:00:00.000000Z", display_name="Via Webhook")
+        newer_body.update(
+            last_seen_at="2099-01-01T00:00:00.000000Z",
+            display_name="Via Webhook",
+            attributes={"plan": "via-webhook", "seats": 7},
+        )
         deliver(options, [json.dumps(newer_body).encode()])
         assert main(["transform", *selector, "--quiet"]) == 0
     kept = query(
@@ -144,3 +152,9 @@ def test_webhook_then_batch_is_one_row_with_the_newest_version(
         f" where contact_uuid = '{plain['contact']['uuid']}' group by display_name"
     )
     assert contact == [("Via Webhook", 1)]
+    attributes = query(
+        "select attribute_name, value_text, value_number"
+        " from refiner_analytics.stg_refiner__contact_attributes"
+        f" where contact_uuid = '{plain['contact']['uuid']}' order by attribute_name"
+    )
+    assert attributes == [("plan", "via-webhook", None), ("seats", "7", 7.0)]

@@ -275,7 +275,7 @@ def test_orchestrate_check_lists_assets_jobs_and_schedules() -> None:
     run = run_refiner("orchestrate", "--check")
     assert run.code == 0, run.stderr
     out = run.stdout
-    assert "Definitions OK: 32 assets, 3 jobs, 3 schedules." in out
+    assert "Definitions OK: 33 assets, 3 jobs, 3 schedules." in out
     assert "refiner_load: refiner/responses <- -" in out
     assert "refiner_transform: stg_refiner__responses <- refiner/responses" in out
     assert "refiner_sync: push_traits <- contact_traits" in out

@@ -1,8 +1,75 @@
+{#
+    Attributes of the contact version that stg_refiner__contacts keeps: the batch load's
+    attributes, or those of the one webhook delivery that carried the newest version.
+    The columns the two sources share are listed once, in `attribute_columns`.
+#}
+
+{%- set attribute_columns = [
+    'contact_uuid',
+    'name',
+    'value_text',
+    'value_number',
+    'value_bool',
+    'value_timestamp',
+] -%}
+
 with
 
-source as (
+batch_attributes as (
 
     select * from {{ source('refiner', 'contact_attributes') }}
+
+),
+
+webhook_attributes as (
+
+    select * from {{ webhook_source('webhook_contact_attributes', 'contact_attributes') }}
+
+),
+
+kept_versions as (
+
+    select * from {{ ref('stg_refiner__contacts') }}
+
+),
+
+versions as (
+
+    select
+        {%- for column in attribute_columns %}
+            {{ column }},
+        {%- endfor %}
+        'batch' as version_origin,
+        cast(null as varchar) as webhook_delivery_id,
+        _dlt_load_id
+
+    from batch_attributes
+
+    union all
+
+    select
+        {%- for column in attribute_columns %}
+            {{ column }},
+        {%- endfor %}
+        'webhook' as version_origin,
+        delivery_id as webhook_delivery_id,
+        _dlt_load_id
+
+    from webhook_attributes
+
+),
+
+kept as (
+
+    select versions.*
+
+    from versions
+    inner join kept_versions
+        on
+            versions.contact_uuid = kept_versions.contact_uuid
+            and versions.version_origin = kept_versions.version_origin
+            and coalesce(versions.webhook_delivery_id, '')
+            = coalesce(kept_versions.webhook_delivery_id, '')
 
 ),
 
@@ -17,7 +84,7 @@ renamed as (
         cast(value_timestamp as timestamp with time zone) as value_timestamp,
         _dlt_load_id as dlt_load_id
 
-    from source
+    from kept
 
 )
 

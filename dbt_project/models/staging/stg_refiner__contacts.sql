@@ -42,6 +42,7 @@ versions as (
             {{ column }},
         {%- endfor %}
         'batch' as version_origin,
+        cast(null as varchar) as webhook_delivery_id,
         cast(null as timestamp with time zone) as spooled_at,
         _dlt_load_id
 
@@ -54,6 +55,7 @@ versions as (
             {{ column }},
         {%- endfor %}
         'webhook' as version_origin,
+        delivery_id as webhook_delivery_id,
         spooled_at,
         _dlt_load_id
 
@@ -79,6 +81,7 @@ renamed as (
         cast(last_form_submission_at as timestamp with time zone) as last_form_submission_at,
         cast(last_tracking_event_at as timestamp with time zone) as last_tracking_event_at,
         version_origin,
+        cast(webhook_delivery_id as varchar) as webhook_delivery_id,
         cast(spooled_at as timestamp with time zone) as spooled_at,
         _dlt_load_id as dlt_load_id
 
@@ -120,6 +123,7 @@ final as (
         last_form_submission_at,
         last_tracking_event_at,
         version_origin,
+        webhook_delivery_id,
         dlt_load_id
 
     from ranked
