@@ -35,41 +35,13 @@ kept_versions as (
 
 versions as (
 
-    select
-        {%- for column in attribute_columns %}
-            {{ column }},
-        {%- endfor %}
-        'batch' as version_origin,
-        cast(null as varchar) as webhook_delivery_id,
-        _dlt_load_id
-
-    from batch_attributes
-
-    union all
-
-    select
-        {%- for column in attribute_columns %}
-            {{ column }},
-        {%- endfor %}
-        'webhook' as version_origin,
-        delivery_id as webhook_delivery_id,
-        _dlt_load_id
-
-    from webhook_attributes
+    {{ batch_and_webhook_versions(attribute_columns, 'batch_attributes', 'webhook_attributes') }}
 
 ),
 
 kept as (
 
-    select versions.*
-
-    from versions
-    inner join kept_versions
-        on
-            versions.contact_uuid = kept_versions.contact_uuid
-            and versions.version_origin = kept_versions.version_origin
-            and coalesce(versions.webhook_delivery_id, '')
-            = coalesce(kept_versions.webhook_delivery_id, '')
+    {{ rows_of_kept_versions('versions', 'kept_versions', 'contact_uuid') }}
 
 ),
 

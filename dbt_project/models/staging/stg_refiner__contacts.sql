@@ -37,29 +37,12 @@ webhook_contacts as (
 
 versions as (
 
-    select
-        {%- for column in contact_columns %}
-            {{ column }},
-        {%- endfor %}
-        'batch' as version_origin,
-        cast(null as varchar) as webhook_delivery_id,
-        cast(null as timestamp with time zone) as spooled_at,
-        _dlt_load_id
-
-    from batch_contacts
-
-    union all
-
-    select
-        {%- for column in contact_columns %}
-            {{ column }},
-        {%- endfor %}
-        'webhook' as version_origin,
-        delivery_id as webhook_delivery_id,
-        spooled_at,
-        _dlt_load_id
-
-    from webhook_contacts
+    {{ batch_and_webhook_versions(
+        contact_columns,
+        'batch_contacts',
+        'webhook_contacts',
+        with_spooled_at=true
+    ) }}
 
 ),
 

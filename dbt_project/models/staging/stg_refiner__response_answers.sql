@@ -38,41 +38,13 @@ kept_versions as (
 
 versions as (
 
-    select
-        {%- for column in answer_columns %}
-            {{ column }},
-        {%- endfor %}
-        'batch' as version_origin,
-        cast(null as varchar) as webhook_delivery_id,
-        _dlt_load_id
-
-    from batch_answers
-
-    union all
-
-    select
-        {%- for column in answer_columns %}
-            {{ column }},
-        {%- endfor %}
-        'webhook' as version_origin,
-        delivery_id as webhook_delivery_id,
-        _dlt_load_id
-
-    from webhook_answers
+    {{ batch_and_webhook_versions(answer_columns, 'batch_answers', 'webhook_answers') }}
 
 ),
 
 kept as (
 
-    select versions.*
-
-    from versions
-    inner join kept_versions
-        on
-            versions.response_uuid = kept_versions.response_uuid
-            and versions.version_origin = kept_versions.version_origin
-            and coalesce(versions.webhook_delivery_id, '')
-            = coalesce(kept_versions.webhook_delivery_id, '')
+    {{ rows_of_kept_versions('versions', 'kept_versions', 'response_uuid') }}
 
 ),
 

@@ -43,30 +43,13 @@ webhook_responses as (
 
 versions as (
 
-    select
-        {%- for column in response_columns %}
-            {{ column }},
-        {%- endfor %}
-        'batch' as version_origin,
-        cast(null as varchar) as webhook_delivery_id,
-        cast(null as timestamp with time zone) as spooled_at,
-        _dlt_load_id
-
-    from batch_responses
-
-    union all
-
-    select
-        {%- for column in response_columns %}
-            {{ column }},
-        {%- endfor %}
-        'webhook' as version_origin,
-        delivery_id as webhook_delivery_id,
-        spooled_at,
-        _dlt_load_id
-
-    from webhook_responses
-    where {{ included_responses() }}
+    {{ batch_and_webhook_versions(
+        response_columns,
+        'batch_responses',
+        'webhook_responses',
+        with_spooled_at=true,
+        webhook_filter=included_responses()
+    ) }}
 
 ),
 
