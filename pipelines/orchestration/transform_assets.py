@@ -11,6 +11,7 @@ for a load or an event flush instead of failing. A failed build fails the step w
 `refiner transform`'s message; a DuckDB file held by a reader is retried (see `failures`).
 """
 
+import fcntl
 import json
 import os
 import sys
@@ -57,15 +58,22 @@ class RefinerDbtTranslator(DagsterDbtTranslator):
 def dbt_project() -> DbtProject:
     """The project with its committed profiles. Its manifest is parsed when missing or older
     than the project, and on every `dagster dev` start; artifacts go to DBT_TARGET_PATH when
-    set, as for the CLI."""
+    set, as for the CLI. Processes that load the definitions at once parse one at a time (a
+    lock beside the manifest), and a process that waited reads the manifest the other wrote."""
     project = DbtProject(
         project_dir=DBT_PROJECT_DIR,
         profiles_dir=DBT_PROJECT_DIR,
         target_path=Path(os.environ.get("DBT_TARGET_PATH") or "target"),
     )
-    if project.preparer.using_dagster_dev() or _manifest_is_stale(project):
-        # dagster-dbt's own preparer would look for `dbt` on PATH only.
-        dbt_resource(project).cli(["parse", "--quiet"], target_path=project.target_path).wait()
+    if not (project.preparer.using_dagster_dev() or _manifest_is_stale(project)):
+        return project
+    lock_path = project.manifest_path.with_name("refiner-parse.lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if project.preparer.using_dagster_dev() or _manifest_is_stale(project):
+            # dagster-dbt's own preparer would look for `dbt` on PATH only.
+            dbt_resource(project).cli(["parse", "--quiet"], target_path=project.target_path).wait()
     return project
 
 
